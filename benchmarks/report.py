@@ -1,0 +1,23 @@
+"""Write one named section of docs/benchmarks.md, leaving the others as they are."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+HEADER = "# Benchmarks\n\nEach section is written by the script it names, with the command that produced it.\n"
+
+
+def write_section(path: Path, title: str, lines: list[str]) -> None:
+    """Replace (or append) the ``## title`` section of ``path`` with ``lines``."""
+    text = path.read_text() if path.exists() else HEADER
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    body = f"## {title}\n\nMeasured {stamp}.\n\n" + "\n".join(lines).rstrip() + "\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: body + "\n", text).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + body
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

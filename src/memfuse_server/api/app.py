@@ -1,0 +1,87 @@
+"""The ASGI application: routes, error mapping, middleware, and the lifespan
+that builds the store, the embedder and the service from the settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from memfuse_server import __version__
+from memfuse_server.api import errors
+from memfuse_server.api.envelope import EnvelopeResponse
+from memfuse_server.api.middleware import BodyLimit, RequestLog, TrailingSlash
+from memfuse_server.api.routes import health, knowledge, messages, named, query, sessions
+from memfuse_server.config import Settings
+from memfuse_server.embeddings import build_embedder, build_token_counter
+from memfuse_server.service import MemoryService
+from memfuse_server.storage import open_store
+
+PREFIX = "/api/v1"
+
+
+@contextlib.asynccontextmanager
+async def running_service(settings: Settings) -> AsyncIterator[MemoryService]:
+    """Open everything the service needs; close it all in reverse order."""
+    store = open_store(settings)
+    await store.open()
+    embedder = build_embedder(settings.embedding)
+    try:
+        service = MemoryService(settings, store, embedder, build_token_counter(settings.embedding))
+        yield service
+    finally:
+        await embedder.aclose()
+        await store.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running_service(settings) as service:
+            app.state.service = service
+            stop = asyncio.Event()
+            sweeper = asyncio.create_task(service.run_sweeper(stop), name="window-sweeper")
+            try:
+                yield
+            finally:
+                stop.set()
+                await sweeper
+
+    app = FastAPI(
+        title="memfuse-server",
+        version=__version__,
+        description="A long-term memory server for LLM agents that speaks the MemFuse API.",
+        lifespan=lifespan,
+        default_response_class=EnvelopeResponse,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    for router in (
+        health.router,
+        named.users,
+        named.agents,
+        sessions.router,
+        messages.router,
+        knowledge.router,
+        query.router,
+    ):
+        app.include_router(router, prefix=PREFIX)
+    errors.install(app)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
+    app.add_middleware(TrailingSlash)
+    app.add_middleware(RequestLog)
+    return app
+
+
+__all__ = ["create_app", "running_service"]

@@ -1,0 +1,216 @@
+"""Settings: one object, built once at start and passed down.
+
+Sources, later wins: defaults, a YAML file (``--config`` or ``MEMFUSE_CONFIG``),
+environment variables ``MEMFUSE_<SECTION>__<KEY>`` (``MEMFUSE_DATABASE__URL``),
+and the seeds' flat aliases (``MEMFUSE_PARALLEL_ENABLED``). Nothing here reads
+the environment at import time: ``load_settings`` is called by the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from memfuse_server.errors import ConfigurationError
+
+ENV_PREFIX = "MEMFUSE_"
+CONFIG_ENV = "MEMFUSE_CONFIG"
+# Flat names the seed documents use, mapped to their place in the tree.
+ENV_ALIASES: dict[str, tuple[str, str]] = {
+    "MEMFUSE_PARALLEL_ENABLED": ("memory", "parallel_enabled"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="413 above this")
+    max_messages_per_request: int = Field(
+        default=1000, ge=1, description="larger batches are refused (413): split them"
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="CORS is off when empty")
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    graceful_timeout_seconds: float = Field(default=15.0, ge=0)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///./data/memfuse.db"
+    synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite: FULL survives power loss, NORMAL only process crashes",
+    )
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+    read_connections: int = Field(default=2, ge=1, le=32)
+
+
+class EmbeddingSettings(_Section):
+    provider: Literal["local", "openai"] = "local"
+    backend: Literal["numpy", "torch"] = "numpy"
+    model_path: str = Field(default="", description="folder of a sentence-transformers model")
+    dimension: int = Field(default=384, ge=1)
+    max_batch_size: int = Field(default=32, ge=1, le=1024)
+    max_tokens: int = Field(default=256, ge=8, le=512)
+    threads: int = Field(default=1, ge=1, le=64)
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key: SecretStr = SecretStr("")
+    model: str = "all-MiniLM-L6-v2"
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    retry_backoff_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="first wait before retrying the embedding service; doubles each retry "
+        "(a Retry-After header wins)",
+    )
+
+
+class BufferSettings(_Section):
+    max_tokens: int = Field(default=800, ge=1, description="close a round window at this size")
+    max_rounds: int = Field(default=5, ge=1)
+    idle_seconds: float = Field(default=60.0, gt=0, description="close a window idle this long")
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+
+
+class QuerySettings(_Section):
+    default_top_k: int = Field(default=5, ge=1, le=100)
+    max_top_k: int = Field(default=100, ge=1)
+    candidates: int = Field(default=50, ge=1, le=1000)
+    rrf_k: int = Field(default=60, ge=1)
+    vector_weight: float = Field(default=1.0, ge=0)
+    text_weight: float = Field(default=0.5, ge=0)
+    cache_size: int = Field(default=2048, ge=0)
+    cache_ttl_seconds: float = Field(default=300.0, ge=0)
+
+
+class MemorySettings(_Section):
+    parallel_enabled: bool = True
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one server process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    buffer: BufferSettings = Field(default_factory=BufferSettings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+
+    @field_validator("database")
+    @classmethod
+    def _known_scheme(cls, value: DatabaseSettings) -> DatabaseSettings:
+        if not value.url.startswith("sqlite:///"):
+            raise ValueError(
+                "database.url must start with sqlite:/// (e.g. sqlite:///./data/memfuse.db)"
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment is handed in by load_settings (as init kwargs merged
+        # over the YAML), so the only source here is the init one.
+        return (init_settings,)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"The config file {path} is not valid YAML: {exc}.") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"The config file {path} must hold a mapping of sections.")
+    return data
+
+
+def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Environment variables as a nested mapping, aliases applied."""
+    source = EnvSettingsSource(
+        Settings, case_sensitive=False, env_prefix=ENV_PREFIX, env_nested_delimiter="__"
+    )
+    source.env_vars = {k.lower(): v for k, v in environ.items()}
+    tree: dict[str, Any] = source()
+    for name, (section, key) in ENV_ALIASES.items():
+        if name in environ:
+            tree.setdefault(section, {})[key] = environ[name]
+    return tree
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from a YAML file, the environment and explicit overrides."""
+    env = dict(os.environ if environ is None else environ)
+    path = config_path or env.get(CONFIG_ENV)
+    tree = _read_yaml(Path(path)) if path else {}
+    tree = _merge(tree, _env_tree(env))
+    tree = _merge(tree, overrides or {})
+    try:
+        return Settings(**tree)
+    except ValidationError as exc:
+        raise ConfigurationError(f"Invalid settings: {exc}") from exc
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets replaced by asterisks."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    data["embedding"]["api_key"] = (
+        "********" if settings.embedding.api_key.get_secret_value() else ""
+    )
+    url = settings.database.url
+    data["database"]["url"] = _mask_url(url)
+    return data
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:********@{host}"
+
+
+__all__ = ["Settings", "load_settings", "masked"]

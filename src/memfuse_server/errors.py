@@ -1,0 +1,79 @@
+"""The one exception tree of memfuse-server.
+
+Every error the service raises on purpose is a ``MemFuseError``. The API maps
+each class to one HTTP status in ``api/errors.py`` and nowhere else; the CLI
+prints the message. Each message says what was wrong and what to do.
+
+::
+
+    MemFuseError                      500  something failed inside the server
+    ├── InvalidInput                  422  the request is well-formed but its values are not acceptable
+    │   └── PayloadTooLarge           413  the body is over ``server.max_body_bytes``
+    ├── NotFound                      404  a user, agent, session, message or knowledge item is unknown
+    ├── Conflict                      409  a name is already taken
+    ├── Unavailable                   503  a dependency (database, embedding service) cannot serve now
+    │   └── EmbeddingUnavailable      503  the embedding backend failed or timed out
+    └── ConfigurationError            ---  the settings cannot work; raised at start, never per request
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of a request."""
+
+    field: str
+    message: str
+
+
+class MemFuseError(Exception):
+    """Root of every error memfuse-server raises on purpose."""
+
+    def __init__(self, message: str, *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors: list[FieldError] = list(errors or [])
+
+
+class InvalidInput(MemFuseError):
+    """The request's values are not acceptable."""
+
+
+class PayloadTooLarge(InvalidInput):
+    """The request body is larger than the configured limit."""
+
+
+class NotFound(MemFuseError):
+    """A referenced object does not exist (or is not visible to the caller)."""
+
+
+class Conflict(MemFuseError):
+    """The object cannot be created or renamed because its name is taken."""
+
+
+class Unavailable(MemFuseError):
+    """A dependency cannot serve the request now; retrying later may succeed."""
+
+
+class EmbeddingUnavailable(Unavailable):
+    """The embedding backend failed or timed out."""
+
+
+class ConfigurationError(MemFuseError):
+    """The settings describe a server that cannot work."""
+
+
+__all__ = [
+    "ConfigurationError",
+    "Conflict",
+    "EmbeddingUnavailable",
+    "FieldError",
+    "InvalidInput",
+    "MemFuseError",
+    "NotFound",
+    "PayloadTooLarge",
+    "Unavailable",
+]

@@ -1,0 +1,180 @@
+"""Domain types: plain data, no I/O.
+
+These are what the storage layer returns and the service passes around; the
+API turns them into the MemFuse JSON shapes in ``api/schemas.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+    TOOL = "tool"
+
+
+class ItemKind(StrEnum):
+    """What a searchable item is; also the ``type`` of a query result."""
+
+    MESSAGE = "message"  # M0
+    CHUNK = "chunk"  # M0 episode
+    KNOWLEDGE = "knowledge"
+    FACT = "fact"  # M1
+    ENTITY = "entity"  # M2
+    RELATION = "relation"  # M2
+
+
+LEVELS: dict[ItemKind, int] = {
+    ItemKind.MESSAGE: 0,
+    ItemKind.CHUNK: 0,
+    ItemKind.KNOWLEDGE: 1,
+    ItemKind.FACT: 1,
+    ItemKind.ENTITY: 2,
+    ItemKind.RELATION: 2,
+}
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user_id: str
+    agent_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message as a client sends it, validated."""
+
+    role: Role
+    content: str
+    name: str | None = None
+    metadata: JSON = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    session_id: str
+    user_id: str
+    role: Role
+    content: str
+    name: str | None
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+    episode_id: str | None
+
+    @property
+    def in_buffer(self) -> bool:
+        """Still in the session's open round window (not yet handed to M1/M2)."""
+        return self.episode_id is None
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A closed round window of one session: the M0 chunk."""
+
+    id: str
+    user_id: str
+    session_id: str
+    content: str
+    message_ids: tuple[str, ...]
+    start_at: datetime
+    end_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    id: str
+    user_id: str
+    content: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One candidate from one retriever, before fusion."""
+
+    kind: ItemKind
+    item_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """A searchable item resolved for a query result."""
+
+    kind: ItemKind
+    id: str
+    content: str
+    role: str | None
+    session_id: str | None
+    agent_id: str | None
+    session_name: str | None
+    created_at: datetime
+    updated_at: datetime
+    source_message_ids: tuple[str, ...]
+    extra: JSON = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    item: MemoryItem
+    score: float
+    scope: str | None
+    ranks: JSON
+
+
+__all__ = [
+    "LEVELS",
+    "Agent",
+    "Episode",
+    "Hit",
+    "ItemKind",
+    "Knowledge",
+    "MemoryItem",
+    "Message",
+    "NewMessage",
+    "QueryResult",
+    "Role",
+    "Session",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,93 @@
+"""The query path: candidates from every retriever, fused, resolved, scoped.
+
+Candidates are gathered concurrently: vector search over the user's messages,
+episode chunks and knowledge (one matrix product per kind), and BM25 full
+text over all of them. Reciprocal-rank fusion orders them; the top items are
+resolved to their content and provenance. Results are cached per user memory
+version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from memfuse_server.config import QuerySettings
+from memfuse_server.embeddings.base import Embedder
+from memfuse_server.errors import NotFound
+from memfuse_server.models import Hit, ItemKind, QueryResult
+from memfuse_server.retrieval.cache import QueryCache
+from memfuse_server.retrieval.fusion import RankedList, reciprocal_rank_fusion
+from memfuse_server.storage.base import SearchStore
+
+Key = tuple[ItemKind, str]
+
+
+@dataclass(frozen=True)
+class MemoryQuery:
+    user_id: str
+    text: str
+    top_k: int
+    session_id: str | None = None
+    agent_id: str | None = None
+
+
+class QueryEngine:
+    def __init__(self, store: SearchStore, embedder: Embedder, settings: QuerySettings) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._settings = settings
+        self.cache: QueryCache[list[QueryResult]] = QueryCache(
+            settings.cache_size, settings.cache_ttl_seconds
+        )
+
+    async def query(self, q: MemoryQuery) -> list[QueryResult]:
+        version = await self._store.memory_version(q.user_id)
+        if version < 0:
+            raise NotFound(f"User {q.user_id} not found.")
+        key = (q.user_id, version, q.text, q.session_id, q.top_k)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        results = await self._search(q)
+        self.cache.put(key, results)
+        return results
+
+    async def _search(self, q: MemoryQuery) -> list[QueryResult]:
+        lists = await self._candidates(q)
+        fused = reciprocal_rank_fusion(lists, k=self._settings.rrf_k)
+        wanted = fused[: q.top_k * 2]
+        items = await self._store.resolve(q.user_id, [f.key for f in wanted])
+        results = []
+        for f in wanted:
+            item = items.get(f.key)
+            if item is None:  # removed since it was indexed
+                continue
+            scope = (
+                "in_session"
+                if q.session_id and item.session_id == q.session_id
+                else "cross_session"
+            )
+            results.append(QueryResult(item, f.score, scope, dict(f.ranks)))
+        return results[: q.top_k]
+
+    async def _candidates(self, q: MemoryQuery) -> list[RankedList[Key]]:
+        n = self._settings.candidates
+        vector = (await self._embedder.embed([q.text]))[0]
+        by_kind, text_hits = await asyncio.gather(
+            self._store.search_vectors(q.user_id, vector, n),
+            self._store.search_text(q.user_id, q.text, n),
+        )
+        lists = [
+            RankedList(f"vector:{kind.value}", _keys(hits), self._settings.vector_weight)
+            for kind, hits in by_kind.items()
+        ]
+        lists.append(RankedList("text", _keys(text_hits), self._settings.text_weight))
+        return lists
+
+
+def _keys(hits: list[Hit]) -> list[Key]:
+    return [(h.kind, h.item_id) for h in hits]
+
+
+__all__ = ["MemoryQuery", "QueryEngine"]

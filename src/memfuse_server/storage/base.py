@@ -1,0 +1,132 @@
+"""The storage seams, in domain words.
+
+Only ``storage/`` knows which database is in use. The service talks to a
+``Store``; every method scopes its work to the user or session it names.
+Write methods are single transactions: either everything they describe is
+committed or nothing is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from memfuse_server.buffer import RoundBuffer
+from memfuse_server.embeddings.base import Vectors
+from memfuse_server.models import (
+    Agent,
+    Hit,
+    ItemKind,
+    Knowledge,
+    MemoryItem,
+    Message,
+    NewMessage,
+    Session,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A validated message with what the request path computed for it."""
+
+    message: NewMessage
+    search_text: str  # "" means: stored, never searched (e.g. a tool-call turn)
+    tokens: int
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    limit: int = 20
+    descending: bool = True
+    in_buffer: bool | None = None  # True: open window only; False: handed on only
+
+
+class EntityStore(Protocol):
+    async def create_user(self, name: str, description: str | None) -> tuple[User, bool]: ...
+    async def get_user(self, user_id: str) -> User: ...
+    async def find_users(self, name: str | None) -> list[User]: ...
+    async def update_user(
+        self, user_id: str, name: str | None, description: str | None
+    ) -> User: ...
+    async def delete_user(self, user_id: str) -> None: ...
+
+    async def create_agent(self, name: str, description: str | None) -> tuple[Agent, bool]: ...
+    async def get_agent(self, agent_id: str) -> Agent: ...
+    async def find_agents(self, name: str | None) -> list[Agent]: ...
+    async def update_agent(
+        self, agent_id: str, name: str | None, description: str | None
+    ) -> Agent: ...
+    async def delete_agent(self, agent_id: str) -> None: ...
+
+    async def create_session(self, user_id: str, agent_id: str, name: str) -> Session: ...
+    async def get_session(self, session_id: str) -> Session: ...
+    async def find_sessions(
+        self, user_id: str | None, agent_id: str | None, name: str | None
+    ) -> list[Session]: ...
+    async def update_session(self, session_id: str, name: str | None) -> Session: ...
+    async def delete_session(self, session_id: str) -> None: ...
+
+
+class MessageStore(Protocol):
+    async def add_messages(
+        self,
+        session: Session,
+        messages: Sequence[PreparedMessage],
+        vectors: Vectors,
+        buffer: RoundBuffer,
+    ) -> list[str]: ...
+    async def list_messages(self, session_id: str, query: MessageQuery) -> list[Message]: ...
+    async def read_messages(self, session_id: str, message_ids: Sequence[str]) -> list[Message]: ...
+    async def update_messages(
+        self,
+        session_id: str,
+        message_ids: Sequence[str],
+        messages: Sequence[PreparedMessage],
+        vectors: Vectors,
+    ) -> None: ...
+    async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None: ...
+    async def close_idle_windows(self, idle_since: datetime) -> int: ...
+
+
+class KnowledgeStore(Protocol):
+    async def add_knowledge(
+        self, user_id: str, contents: Sequence[str], vectors: Vectors
+    ) -> list[str]: ...
+    async def list_knowledge(self, user_id: str) -> list[Knowledge]: ...
+    async def read_knowledge(self, user_id: str, ids: Sequence[str]) -> list[Knowledge]: ...
+    async def update_knowledge(
+        self, user_id: str, ids: Sequence[str], contents: Sequence[str], vectors: Vectors
+    ) -> None: ...
+    async def delete_knowledge(self, user_id: str, ids: Sequence[str]) -> None: ...
+
+
+class SearchStore(Protocol):
+    async def memory_version(self, user_id: str) -> int: ...
+    async def search_vectors(
+        self, user_id: str, vector: Vectors, per_kind: int
+    ) -> dict[ItemKind, list[Hit]]: ...
+    async def search_text(self, user_id: str, text: str, limit: int) -> list[Hit]: ...
+    async def resolve(
+        self, user_id: str, keys: Sequence[tuple[ItemKind, str]]
+    ) -> dict[tuple[ItemKind, str], MemoryItem]: ...
+
+
+class Store(EntityStore, MessageStore, KnowledgeStore, SearchStore, Protocol):
+    """Everything the service needs from a database."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+__all__ = [
+    "EntityStore",
+    "KnowledgeStore",
+    "MessageQuery",
+    "MessageStore",
+    "PreparedMessage",
+    "SearchStore",
+    "Store",
+]
