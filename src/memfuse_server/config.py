@@ -57,6 +57,9 @@ class DatabaseSettings(_Section):
     )
     busy_timeout_ms: int = Field(default=5000, ge=0)
     read_connections: int = Field(default=2, ge=1, le=32)
+    vector_cache_rows: int = Field(
+        default=1_000_000, ge=1000, description="SQLite: vectors kept in memory for search"
+    )
 
 
 class EmbeddingSettings(_Section):

@@ -21,6 +21,28 @@ from memfuse_server.retrieval.fusion import RankedList, reciprocal_rank_fusion
 from memfuse_server.storage.base import SearchStore
 
 Key = tuple[ItemKind, str]
+FOCUS_CHARS = 1000
+"""About the model's 256-token window: what of a long query is searched."""
+
+
+def focus(text: str, limit: int = FOCUS_CHARS) -> str:
+    """The end of a long query: its latest lines, up to about ``limit`` characters.
+
+    The SDK's chat wrapper sends the whole recent conversation as the query
+    ("User: ...\\nAssistant: ...\\nUser: <the new turn>"); the new turn is at
+    the end, and the embedding model reads only its first 256 tokens.
+    """
+    if len(text) <= limit:
+        return text
+    lines = [line for line in text.replace("\\n", "\n").split("\n") if line.strip()]
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if kept and size + len(line) > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(reversed(kept))[-limit:]
 
 
 @dataclass(frozen=True)
@@ -73,10 +95,11 @@ class QueryEngine:
 
     async def _candidates(self, q: MemoryQuery) -> list[RankedList[Key]]:
         n = self._settings.candidates
-        vector = (await self._embedder.embed([q.text]))[0]
+        text = focus(q.text)
+        vector = (await self._embedder.embed([text]))[0]
         by_kind, text_hits = await asyncio.gather(
             self._store.search_vectors(q.user_id, vector, n),
-            self._store.search_text(q.user_id, q.text, n),
+            self._store.search_text(q.user_id, text, n),
         )
         lists = [
             RankedList(f"vector:{kind.value}", _keys(hits), self._settings.vector_weight)
@@ -90,4 +113,4 @@ def _keys(hits: list[Hit]) -> list[Key]:
     return [(h.kind, h.item_id) for h in hits]
 
 
-__all__ = ["MemoryQuery", "QueryEngine"]
+__all__ = ["MemoryQuery", "QueryEngine", "focus"]

@@ -17,7 +17,7 @@ def open_store(settings: Settings) -> Store:
         busy_timeout_ms=db.busy_timeout_ms,
         readers=db.read_connections,
     )
-    return SqliteStore(database, settings.embedding.dimension)
+    return SqliteStore(database, settings.embedding.dimension, db.vector_cache_rows)
 
 
 __all__ = ["MessageQuery", "PreparedMessage", "Store", "open_store"]

@@ -89,9 +89,9 @@ def _delete_session(conn: sqlite3.Connection, session_id: str, changes: Changes)
 class SqliteStore:
     """The embedded store: one SQLite file in WAL mode."""
 
-    def __init__(self, database: Database, dimension: int) -> None:
+    def __init__(self, database: Database, dimension: int, vector_cache_rows: int) -> None:
         self.db = database
-        self.index = VectorIndex(dimension)
+        self.index = VectorIndex(dimension, vector_cache_rows)
 
     async def open(self) -> None:
         await self.db.open()

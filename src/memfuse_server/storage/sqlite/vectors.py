@@ -6,13 +6,16 @@ each user's vectors are held as one matrix per item kind, loaded lazily and
 kept current incrementally: rows newer than the last ``seq`` seen are appended
 on the next search. Removals made by this process are applied directly; a
 removal by another process bumps the user's ``removal_epoch`` in the
-database, and the next search reloads that user.
+database, and the next search reloads that user. At most ``max_rows`` rows
+stay in memory: the users searched least recently are dropped first (and
+reloaded when searched again).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +75,10 @@ class _UserIndex:
     kinds: dict[ItemKind, _KindMatrix] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def rows(self) -> int:
+        return sum(m.size for m in self.kinds.values())
+
 
 _STATE = "SELECT removal_epoch FROM users WHERE id = ?"
 _NEW_ROWS = (
@@ -82,9 +89,10 @@ _NEW_ROWS = (
 class VectorIndex:
     """Exact cosine search over each user's documents (vectors are unit length)."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, max_rows: int = 1_000_000) -> None:
         self.dim = dim
-        self._users: dict[str, _UserIndex] = {}
+        self.max_rows = max_rows
+        self._users: OrderedDict[str, _UserIndex] = OrderedDict()
         self._lock = threading.Lock()
 
     def search(
@@ -125,7 +133,17 @@ class VectorIndex:
                 self._users[user_id] = index
         with index.lock:
             self._load_new(conn, user_id, index)
+        self._evict(keep=user_id)
         return index
+
+    def _evict(self, keep: str) -> None:
+        """Drop the least recently searched users while over ``max_rows``."""
+        with self._lock:
+            self._users.move_to_end(keep)
+            total = sum(index.rows for index in self._users.values())
+            while total > self.max_rows and len(self._users) > 1:
+                _, dropped = self._users.popitem(last=False)
+                total -= dropped.rows
 
     def _load_new(self, conn: sqlite3.Connection, user_id: str, index: _UserIndex) -> None:
         for seq, kind, item_id, blob in conn.execute(_NEW_ROWS, (user_id, index.last_seq)):

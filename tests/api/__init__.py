@@ -1,0 +1,1 @@
+"""HTTP-level tests of the MemFuse REST API against a real server process."""
