@@ -52,8 +52,13 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUSE_")}
         env.update(self.env)
-        log = (self.data_dir / "server.log").open("ab")
-        self.proc = subprocess.Popen(
+        with (self.data_dir / "server.log").open("ab") as log:  # the child keeps its own copy
+            self.proc = self._spawn(env, log)
+        self._wait_healthy(timeout)
+        return self
+
+    def _spawn(self, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -68,8 +73,6 @@ class ServerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_healthy(timeout)
-        return self
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
