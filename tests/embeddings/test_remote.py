@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import numpy as np
 import pytest
 from pydantic import SecretStr
 
 from memfuse_server.config import EmbeddingSettings
-from memfuse_server.embeddings import MicroBatcher, build_embedder
+from memfuse_server.embeddings import MicroBatcher, Vectors, build_embedder
 from memfuse_server.errors import EmbeddingUnavailable
 from tests.embeddings.openai_stub import OpenAIStub, Reply, stub_vector
 from tests.serverproc import free_port
 
 
-def expected(texts: list[str], dimension: int = 8) -> np.ndarray:
+def expected(texts: list[str], dimension: int = 8) -> Vectors:
     raw = np.stack([stub_vector(t, dimension) for t in texts])
-    return raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    unit: Vectors = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    return unit
 
 
 async def test_vectors_come_back_in_order_and_normalised(

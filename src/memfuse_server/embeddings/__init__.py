@@ -12,7 +12,9 @@ provider           backend     runs
 =================  ==========  ===============================================
 
 Each is wrapped in a ``MicroBatcher``, which coalesces concurrent calls and
-keeps blocking inference off the event loop. Token counts always come from the
+keeps blocking inference off the event loop. A local model runs in a child
+process of its own (``embedding.isolation: process``, the default; see
+``isolation.py``) or in a worker thread (``thread``). Token counts always come from the
 local model's tokenizer (``embedding.model_path``).
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 from memfuse_server.config import EmbeddingSettings
 from memfuse_server.embeddings.base import Embedder, Encoder, TokenCounter, Vectors
 from memfuse_server.embeddings.batcher import BatcherStats, MicroBatcher
+from memfuse_server.embeddings.isolation import ProcessEncoder
 from memfuse_server.embeddings.local import load_encoder, resolve_model_path
 from memfuse_server.embeddings.remote import RemoteEncoder
 from memfuse_server.embeddings.tokens import ModelTokenCounter
@@ -30,6 +33,8 @@ def build_embedder(settings: EmbeddingSettings) -> MicroBatcher:
     """The embedder ``settings`` describe, loaded and ready (call ``aclose`` at the end)."""
     if settings.provider == "openai":
         return MicroBatcher(RemoteEncoder(settings), max_batch_size=settings.max_batch_size)
+    if settings.isolation == "process":
+        return MicroBatcher(ProcessEncoder(settings), max_batch_size=settings.max_batch_size)
     encoder = load_encoder(settings)
     return MicroBatcher.for_encoder(encoder, max_batch_size=settings.max_batch_size)
 

@@ -1,0 +1,29 @@
+"""The local model in a child process gives the same vectors as in a thread."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from memfuse_server.config import EmbeddingSettings
+from memfuse_server.embeddings import build_embedder
+
+
+async def test_process_and_thread_isolation_agree() -> None:
+    texts = ["Maya signed up for the Porto marathon.", "Jonas plays the cello.", "ok"]
+    results = []
+    for isolation in ("process", "thread"):
+        embedder = build_embedder(EmbeddingSettings(isolation=isolation))
+        try:
+            results.append(await embedder.embed(texts))
+        finally:
+            await embedder.aclose()
+    assert results[0].shape == (3, 384)
+    np.testing.assert_allclose(results[0], results[1], atol=1e-6)
+
+
+async def test_the_child_process_ends_with_the_embedder() -> None:
+    embedder = build_embedder(EmbeddingSettings(isolation="process"))
+    process = embedder._backend._process  # type: ignore[attr-defined]
+    assert process.is_alive()
+    await embedder.aclose()
+    assert not process.is_alive()
