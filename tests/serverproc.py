@@ -30,6 +30,7 @@ class ServerProcess:
     settings: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    args: list[str] = field(default_factory=list)  # extra `serve` options, e.g. --no-worker
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +69,7 @@ class ServerProcess:
                 str(self._config_file()),
                 "--port",
                 str(self.port),
+                *self.args,
             ],
             env=env,
             stdout=log,
@@ -91,6 +93,52 @@ class ServerProcess:
     def log(self) -> str:
         path = self.data_dir / "server.log"
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=60)
+        self.proc = None
+        return code
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run another ``memfuse-server`` command over the same settings."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUSE_")}
+        env.update(self.env)
+        command = [
+            sys.executable,
+            "-m",
+            "memfuse_server",
+            *args,
+            "--config",
+            str(self._config_file()),
+        ]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+
+
+@dataclass
+class WorkerProcess:
+    """A standalone ``memfuse-server worker`` over a server's settings."""
+
+    server: ServerProcess
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUSE_")}
+        env.update(self.server.env)
+        config = self.server._config_file()
+        with (self.server.data_dir / "worker.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "memfuse_server", "worker", "--config", str(config)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
         assert self.proc is not None

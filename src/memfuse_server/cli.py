@@ -1,7 +1,9 @@
-"""The command line: ``memfuse-server serve | config``."""
+"""The command line: ``memfuse-server serve | worker | jobs | stats | config``."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -39,10 +41,18 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Bind address (server.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (server.port).")] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the background worker in-process.")
+    ] = True,
 ) -> None:
-    """Run the HTTP server (and its background tasks) until SIGTERM or Ctrl-C."""
-    server_overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = _settings(config, {"server": server_overrides} if server_overrides else None)
+    """Run the HTTP server (and the background worker) until SIGTERM or Ctrl-C."""
+    overrides: dict[str, Any] = {}
+    server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if server:
+        overrides["server"] = server
+    if not worker:
+        overrides["worker"] = {"enabled": False}
+    settings = _settings(config, overrides)
     configure_logging(settings.server.log_format, settings.server.log_level)
     from memfuse_server.api import create_app
 
@@ -61,6 +71,55 @@ def serve(
 def show_config(config: ConfigOption = None) -> None:
     """Print the effective settings (defaults, YAML, environment), secrets masked."""
     typer.echo(json.dumps(masked(_settings(config)), indent=2))
+
+
+@app.command("worker")
+def run_worker(config: ConfigOption = None) -> None:
+    """Run only the background worker (episodes -> M1 facts and M2 graph) until SIGTERM."""
+    settings = _settings(config)
+    configure_logging(settings.server.log_format, settings.server.log_level)
+    from memfuse_server.commands import run_worker_until_signal
+
+    asyncio.run(run_worker_until_signal(settings))
+
+
+jobs_app = typer.Typer(help="Inspect and re-drive background jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("dead")
+def jobs_dead(
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+) -> None:
+    """List dead letters (jobs that failed worker.max_attempts times) with their last error."""
+    from memfuse_server.commands import with_store
+
+    letters = asyncio.run(with_store(_settings(config), lambda s: s.dead_letters(limit)))
+    typer.echo(json.dumps(letters, indent=2))
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    config: ConfigOption = None,
+    job_id: Annotated[
+        list[int] | None, typer.Option("--id", help="Only this dead letter (repeatable).")
+    ] = None,
+) -> None:
+    """Put dead letters (all, or those given with --id) back in the queue."""
+    from memfuse_server.commands import with_store
+
+    count = asyncio.run(with_store(_settings(config), lambda s: s.retry_dead_jobs(job_id)))
+    typer.echo(f"{count} job(s) queued again")
+
+
+@app.command("stats")
+def stats(config: ConfigOption = None) -> None:
+    """Print the background queue's statistics (depth, running, retries, dead letters, lag)."""
+    from memfuse_server.commands import with_store
+
+    queue = asyncio.run(with_store(_settings(config), lambda s: s.queue_stats()))
+    typer.echo(json.dumps(dataclasses.asdict(queue), indent=2))
 
 
 def main() -> None:

@@ -70,6 +70,10 @@ class EmbeddingSettings(_Section):
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     max_tokens: int = Field(default=256, ge=8, le=512)
     threads: int = Field(default=1, ge=1, le=64)
+    isolation: Literal["process", "thread"] = Field(
+        default="process",
+        description="run the local model in a child process (no GIL contention) or a thread",
+    )
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key: SecretStr = SecretStr("")
     model: str = "all-MiniLM-L6-v2"
@@ -97,12 +101,45 @@ class QuerySettings(_Section):
     rrf_k: int = Field(default=60, ge=1)
     vector_weight: float = Field(default=1.0, ge=0)
     text_weight: float = Field(default=0.5, ge=0)
+    graph_weight: float = Field(default=0.5, ge=0)
     cache_size: int = Field(default=2048, ge=0)
     cache_ttl_seconds: float = Field(default=300.0, ge=0)
 
 
 class MemorySettings(_Section):
-    parallel_enabled: bool = True
+    parallel_enabled: bool = Field(
+        default=True, description="M1 and M2 of an episode at once (asyncio.gather) or M1 then M2"
+    )
+
+
+class WorkerSettings(_Section):
+    enabled: bool = Field(default=True, description="run the worker inside `serve`")
+    concurrency: int = Field(default=4, ge=1, le=256, description="episodes in flight per worker")
+    max_attempts: int = Field(default=5, ge=1, description="then the job goes to the dead letters")
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="a claimed job not renewed this long is taken again"
+    )
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+    keep_done_seconds: float = Field(
+        default=86400.0, ge=0, description="finished jobs kept for stats"
+    )
+
+
+class LLMSettings(_Section):
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr = SecretStr("")
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    max_concurrency: int = Field(default=4, ge=1, description="LLM calls in flight at once")
+    temperature: float = Field(default=0.0, ge=0, le=2)
+
+
+class ExtractionSettings(_Section):
+    provider: Literal["rules", "llm"] = "rules"
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
 
 class Settings(BaseSettings):
@@ -118,6 +155,8 @@ class Settings(BaseSettings):
     buffer: BufferSettings = Field(default_factory=BufferSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @field_validator("database")
     @classmethod
@@ -199,9 +238,11 @@ def load_settings(
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, secrets replaced by asterisks."""
     data: dict[str, Any] = settings.model_dump(mode="json")
-    data["embedding"]["api_key"] = (
-        "********" if settings.embedding.api_key.get_secret_value() else ""
-    )
+    for section, secret in (
+        (data["embedding"], settings.embedding.api_key),
+        (data["extraction"]["llm"], settings.extraction.llm.api_key),
+    ):
+        section["api_key"] = "********" if secret.get_secret_value() else ""
     url = settings.database.url
     data["database"]["url"] = _mask_url(url)
     return data

@@ -13,6 +13,8 @@ prints the message. Each message says what was wrong and what to do.
     ├── Conflict                      409  a name is already taken
     ├── Unavailable                   503  a dependency (database, embedding service) cannot serve now
     │   └── EmbeddingUnavailable      503  the embedding backend failed or timed out
+    ├── ExtractionFailed              500  the extraction model failed or answered with something unusable
+    ├── WritesFailed                  500  some of several independent writes failed (each one named)
     └── ConfigurationError            ---  the settings cannot work; raised at start, never per request
 """
 
@@ -62,6 +64,26 @@ class EmbeddingUnavailable(Unavailable):
     """The embedding backend failed or timed out."""
 
 
+class ExtractionFailed(MemFuseError):
+    """The extraction model failed, timed out or answered with something unusable.
+
+    Raised by extractors inside background jobs, which retry the episode later.
+    """
+
+
+class WritesFailed(MemFuseError):
+    """Some of several independent writes failed; the others went through.
+
+    ``failures`` maps each failed write's name to its error. The writes are
+    idempotent, so the caller (a background job) retries the whole set.
+    """
+
+    def __init__(self, failures: dict[str, BaseException]) -> None:
+        named = "; ".join(f"{name}: {exc}" for name, exc in failures.items())
+        super().__init__(f"{len(failures)} write(s) failed: {named}")
+        self.failures = failures
+
+
 class ConfigurationError(MemFuseError):
     """The settings describe a server that cannot work."""
 
@@ -70,10 +92,12 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "EmbeddingUnavailable",
+    "ExtractionFailed",
     "FieldError",
     "InvalidInput",
     "MemFuseError",
     "NotFound",
     "PayloadTooLarge",
     "Unavailable",
+    "WritesFailed",
 ]

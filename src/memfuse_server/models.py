@@ -155,6 +155,38 @@ class MemoryItem:
 
 
 @dataclass(frozen=True)
+class Job:
+    """A unit of background work claimed from the durable queue."""
+
+    id: int
+    kind: str
+    user_id: str
+    payload: JSON
+    attempts: int  # including this one
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LayerTimings:
+    mode: str  # "parallel" | "sequential"
+    m1_ms: float
+    m2_ms: float
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    pending: int
+    running: int
+    dead: int
+    done: int  # finished and still kept
+    retries: int  # attempts beyond the first, over the jobs kept
+    oldest_pending_age_seconds: float | None
+    m1_ms_avg: float | None  # over the last 100 finished jobs
+    m2_ms_avg: float | None
+    last_mode: str | None
+
+
+@dataclass(frozen=True)
 class QueryResult:
     item: MemoryItem
     score: float
@@ -168,11 +200,14 @@ __all__ = [
     "Episode",
     "Hit",
     "ItemKind",
+    "Job",
     "Knowledge",
+    "LayerTimings",
     "MemoryItem",
     "Message",
     "NewMessage",
     "QueryResult",
+    "QueueStats",
     "Role",
     "Session",
     "User",

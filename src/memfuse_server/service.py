@@ -7,11 +7,8 @@ embeddings), and hands one transaction to the store.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import structlog
@@ -19,19 +16,19 @@ import structlog
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.config import Settings
 from memfuse_server.embeddings.base import Embedder, TokenCounter, Vectors
-from memfuse_server.errors import InvalidInput
+from memfuse_server.errors import InvalidInput, NotFound
 from memfuse_server.models import (
+    JSON,
+    ItemKind,
     Knowledge,
+    MemoryItem,
     Message,
     NewMessage,
     QueryResult,
     Session,
-    utcnow,
 )
 from memfuse_server.retrieval.search import MemoryQuery, QueryEngine
 from memfuse_server.storage.base import MessageQuery, PreparedMessage, Store
-
-log = structlog.get_logger(__name__)
 
 
 def search_text(message: NewMessage) -> str:
@@ -51,6 +48,7 @@ class MemoryService:
         self.tokens = tokens
         self.buffer = RoundBuffer(settings.buffer.max_tokens, settings.buffer.max_rounds)
         self.queries = QueryEngine(store, embedder, settings.query)
+        self.on_write: Callable[[], None] = lambda: None  # the worker's wake-up, when it runs here
 
     # users, agents, sessions
     async def create_session(self, user_id: str, agent_id: str, name: str | None) -> Session:
@@ -80,7 +78,10 @@ class MemoryService:
     async def add_messages(self, session_id: str, messages: Sequence[NewMessage]) -> list[str]:
         session = await self.store.get_session(session_id)
         prepared, vectors = await self._prepare(messages)
-        return await self.store.add_messages(session, prepared, vectors, self.buffer)
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        ids = await self.store.add_messages(session, prepared, vectors, self.buffer, request_id)
+        self.on_write()
+        return ids
 
     async def update_messages(
         self, session_id: str, message_ids: Sequence[str], messages: Sequence[NewMessage]
@@ -89,6 +90,7 @@ class MemoryService:
         await self.store.read_messages(session_id, message_ids)
         prepared, vectors = await self._prepare(messages)
         await self.store.update_messages(session_id, message_ids, prepared, vectors)
+        self.on_write()
 
     async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None:
         _distinct(message_ids, "message_ids")
@@ -120,27 +122,23 @@ class MemoryService:
         await self.store.get_user(user_id)
         return await self.store.list_knowledge(user_id)
 
+    # M1 and M2, for inspection
+    async def list_items(
+        self, user_id: str, kind: ItemKind, limit: int, offset: int
+    ) -> list[MemoryItem]:
+        await self.store.get_user(user_id)
+        return await self.store.list_items(user_id, kind, limit, offset)
+
+    async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON:
+        await self.store.get_user(user_id)
+        found = await self.store.neighbourhood(user_id, entity_id, limit)
+        if found is None:
+            raise NotFound(f"Entity {entity_id} not found for user {user_id}.")
+        return found
+
     # query
     async def query(self, q: MemoryQuery) -> list[QueryResult]:
         return await self.queries.query(q)
-
-    # background
-    async def close_idle_windows(self) -> int:
-        idle_since = utcnow() - timedelta(seconds=self.settings.buffer.idle_seconds)
-        return await self.store.close_idle_windows(idle_since)
-
-    async def run_sweeper(self, stop: asyncio.Event) -> None:
-        """Close idle round windows until ``stop`` is set."""
-        interval = self.settings.buffer.sweep_interval_seconds
-        while not stop.is_set():
-            try:
-                closed = await self.close_idle_windows()
-                if closed:
-                    log.info("idle windows closed", count=closed)
-            except Exception:
-                log.exception("idle window sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 def _distinct(ids: Sequence[str], field: str) -> None:

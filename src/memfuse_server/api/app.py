@@ -3,7 +3,6 @@ that builds the store, the embedder and the service from the settings."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -14,7 +13,17 @@ from memfuse_server import __version__
 from memfuse_server.api import errors
 from memfuse_server.api.envelope import EnvelopeResponse
 from memfuse_server.api.middleware import BodyLimit, RequestLog, TrailingSlash
-from memfuse_server.api.routes import health, knowledge, messages, named, query, sessions
+from memfuse_server.api.routes import (
+    health,
+    knowledge,
+    layers,
+    messages,
+    named,
+    query,
+    sessions,
+    stats,
+)
+from memfuse_server.background import build_background
 from memfuse_server.config import Settings
 from memfuse_server.embeddings import build_embedder, build_token_counter
 from memfuse_server.service import MemoryService
@@ -40,15 +49,15 @@ async def running_service(settings: Settings) -> AsyncIterator[MemoryService]:
 def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_service(settings) as service:
+        async with running_service(settings) as service, contextlib.AsyncExitStack() as stack:
             app.state.service = service
-            stop = asyncio.Event()
-            sweeper = asyncio.create_task(service.run_sweeper(stop), name="window-sweeper")
-            try:
-                yield
-            finally:
-                stop.set()
-                await sweeper
+            app.state.background = None
+            if settings.worker.enabled:
+                background = build_background(settings, service.store, service.embedder)
+                await stack.enter_async_context(background.running())
+                service.on_write = background.worker.wake
+                app.state.background = background
+            yield
 
     app = FastAPI(
         title="memfuse-server",
@@ -68,6 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
         messages.router,
         knowledge.router,
         query.router,
+        layers.router,
+        stats.router,
     ):
         app.include_router(router, prefix=PREFIX)
     errors.install(app)

@@ -19,6 +19,7 @@ from memfuse_server.models import (
     LEVELS,
     Agent,
     Knowledge,
+    MemoryItem,
     Message,
     NewMessage,
     QueryResult,
@@ -179,6 +180,20 @@ def knowledge_json(k: Knowledge) -> JSON:
         "content": k.content,
         "created_at": k.created_at,
         "updated_at": k.updated_at,
+    }
+
+
+def item_json(item: MemoryItem) -> JSON:
+    """A derived item (fact, entity, relation) for the inspection routes."""
+    return {
+        "id": item.id,
+        "type": item.kind.value,
+        "content": item.content,
+        "level": LEVELS[item.kind],
+        "source_message_ids": list(item.source_message_ids),
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+        **item.extra,
     }
 
 

@@ -1,8 +1,9 @@
 """The query path: candidates from every retriever, fused, resolved, scoped.
 
 Candidates are gathered concurrently: vector search over the user's messages,
-episode chunks and knowledge (one matrix product per kind), and BM25 full
-text over all of them. Reciprocal-rank fusion orders them; the top items are
+episode chunks, knowledge, facts, entities and relations (one matrix product
+per kind), BM25 full text over all of them, and the graph (the entities named
+in the query lead to their relations and the facts naming them). Reciprocal-rank fusion orders them; the top items are
 resolved to their content and provenance. Results are cached per user memory
 version.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Protocol
 
 from memfuse_server.config import QuerySettings
 from memfuse_server.embeddings.base import Embedder
@@ -18,7 +20,12 @@ from memfuse_server.errors import NotFound
 from memfuse_server.models import Hit, ItemKind, QueryResult
 from memfuse_server.retrieval.cache import QueryCache
 from memfuse_server.retrieval.fusion import RankedList, reciprocal_rank_fusion
-from memfuse_server.storage.base import SearchStore
+from memfuse_server.storage.base import LayerStore, SearchStore
+
+
+class QueryStore(SearchStore, LayerStore, Protocol):
+    """What the query path reads."""
+
 
 Key = tuple[ItemKind, str]
 FOCUS_CHARS = 1000
@@ -55,7 +62,7 @@ class MemoryQuery:
 
 
 class QueryEngine:
-    def __init__(self, store: SearchStore, embedder: Embedder, settings: QuerySettings) -> None:
+    def __init__(self, store: QueryStore, embedder: Embedder, settings: QuerySettings) -> None:
         self._store = store
         self._embedder = embedder
         self._settings = settings
@@ -94,19 +101,25 @@ class QueryEngine:
         return results[: q.top_k]
 
     async def _candidates(self, q: MemoryQuery) -> list[RankedList[Key]]:
+        """Every retriever at once; full text and graph do not wait for the embedding."""
         n = self._settings.candidates
         text = focus(q.text)
-        vector = (await self._embedder.embed([text]))[0]
-        by_kind, text_hits = await asyncio.gather(
-            self._store.search_vectors(q.user_id, vector, n),
+        by_kind, text_hits, graph_hits = await asyncio.gather(
+            self._vector_hits(q.user_id, text, n),
             self._store.search_text(q.user_id, text, n),
+            self._store.search_graph(q.user_id, text, n),
         )
         lists = [
             RankedList(f"vector:{kind.value}", _keys(hits), self._settings.vector_weight)
             for kind, hits in by_kind.items()
         ]
         lists.append(RankedList("text", _keys(text_hits), self._settings.text_weight))
+        lists.append(RankedList("graph", _keys(graph_hits), self._settings.graph_weight))
         return lists
+
+    async def _vector_hits(self, user_id: str, text: str, n: int) -> dict[ItemKind, list[Hit]]:
+        vector = (await self._embedder.embed([text]))[0]
+        return await self._store.search_vectors(user_id, vector, n)
 
 
 def _keys(hits: list[Hit]) -> list[Key]:

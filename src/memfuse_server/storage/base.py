@@ -15,14 +15,19 @@ from typing import Protocol
 
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.embeddings.base import Vectors
+from memfuse_server.extraction.base import Entity, EpisodeInput, Fact, Relation
 from memfuse_server.models import (
+    JSON,
     Agent,
     Hit,
     ItemKind,
+    Job,
     Knowledge,
+    LayerTimings,
     MemoryItem,
     Message,
     NewMessage,
+    QueueStats,
     Session,
     User,
 )
@@ -77,6 +82,7 @@ class MessageStore(Protocol):
         messages: Sequence[PreparedMessage],
         vectors: Vectors,
         buffer: RoundBuffer,
+        request_id: str | None = None,
     ) -> list[str]: ...
     async def list_messages(self, session_id: str, query: MessageQuery) -> list[Message]: ...
     async def read_messages(self, session_id: str, message_ids: Sequence[str]) -> list[Message]: ...
@@ -114,7 +120,40 @@ class SearchStore(Protocol):
     ) -> dict[tuple[ItemKind, str], MemoryItem]: ...
 
 
-class Store(EntityStore, MessageStore, KnowledgeStore, SearchStore, Protocol):
+class LayerStore(Protocol):
+    """M1 and M2 writes (idempotent: the same input twice changes nothing) and reads."""
+
+    async def episode_input(self, episode_id: str) -> EpisodeInput | None: ...
+    async def save_facts(self, user_id: str, facts: Sequence[Fact], vectors: Vectors) -> int: ...
+    async def save_entities(
+        self, user_id: str, entities: Sequence[Entity], vectors: Vectors
+    ) -> int: ...
+    async def save_relations(
+        self, user_id: str, relations: Sequence[Relation], vectors: Vectors
+    ) -> int: ...
+    async def search_graph(self, user_id: str, text: str, limit: int) -> list[Hit]: ...
+    async def list_items(
+        self, user_id: str, kind: ItemKind, limit: int, offset: int
+    ) -> list[MemoryItem]: ...
+    async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON | None: ...
+
+
+class JobQueue(Protocol):
+    """The durable background queue. Jobs are enqueued by the writes that call for them."""
+
+    async def claim_jobs(self, worker_id: str, limit: int, lease_seconds: float) -> list[Job]: ...
+    async def renew_jobs(
+        self, worker_id: str, ids: Sequence[int], lease_seconds: float
+    ) -> None: ...
+    async def complete_job(self, job_id: int, timings: LayerTimings | None) -> None: ...
+    async def fail_job(self, job_id: int, error: str, retry_in_seconds: float | None) -> None: ...
+    async def retry_dead_jobs(self, ids: Sequence[int] | None) -> int: ...
+    async def dead_letters(self, limit: int) -> list[JSON]: ...
+    async def queue_stats(self) -> QueueStats: ...
+    async def purge_done_jobs(self, older_than_seconds: float) -> int: ...
+
+
+class Store(EntityStore, MessageStore, KnowledgeStore, SearchStore, LayerStore, JobQueue, Protocol):
     """Everything the service needs from a database."""
 
     async def open(self) -> None: ...
@@ -123,7 +162,9 @@ class Store(EntityStore, MessageStore, KnowledgeStore, SearchStore, Protocol):
 
 __all__ = [
     "EntityStore",
+    "JobQueue",
     "KnowledgeStore",
+    "LayerStore",
     "MessageQuery",
     "MessageStore",
     "PreparedMessage",

@@ -15,6 +15,7 @@ from datetime import datetime
 import numpy as np
 
 from memfuse_server.buffer import WindowState
+from memfuse_server.extraction.base import EpisodeInput, EpisodeMessage
 from memfuse_server.models import ItemKind
 from memfuse_server.storage.sqlite.documents import (
     Changes,
@@ -22,7 +23,8 @@ from memfuse_server.storage.sqlite.documents import (
     item_vectors,
     remove_documents,
 )
-from memfuse_server.storage.sqlite.rows import ts
+from memfuse_server.storage.sqlite.jobs import PROCESS_EPISODE, enqueue
+from memfuse_server.storage.sqlite.rows import dt, ts
 
 _MEMBERS = "SELECT id, role, name, content, created_at FROM messages WHERE {where} ORDER BY created_at, seq"
 
@@ -50,9 +52,14 @@ def _index_episode(
 
 
 def close_window(
-    conn: sqlite3.Connection, session_id: str, user_id: str, now: datetime
+    conn: sqlite3.Connection,
+    session_id: str,
+    user_id: str,
+    now: datetime,
+    request_id: str | None = None,
 ) -> str | None:
-    """Turn the session's open window into an episode; return its id (None if empty)."""
+    """Turn the session's open window into an episode and enqueue its processing
+    (the outbox: the same transaction); return its id (None if the window was empty)."""
     rows = conn.execute(
         _MEMBERS.format(where="session_id = ? AND episode_id IS NULL"), (session_id,)
     ).fetchall()
@@ -79,6 +86,7 @@ def close_window(
     )
     _index_episode(conn, user_id, episode_id, rows)
     set_window(conn, session_id, WindowState())
+    enqueue(conn, PROCESS_EPISODE, user_id, {"episode_id": episode_id}, now, request_id)
     return episode_id
 
 
@@ -102,6 +110,24 @@ def rebuild_episode(
         ),
     )
     _index_episode(conn, user_id, episode_id, rows)
+
+
+def episode_input(conn: sqlite3.Connection, episode_id: str) -> EpisodeInput | None:
+    """What an extractor reads of an episode (None when it no longer exists)."""
+    head = conn.execute(
+        "SELECT e.user_id, e.session_id, u.name FROM episodes e JOIN users u ON u.id = e.user_id"
+        " WHERE e.id = ?",
+        (episode_id,),
+    ).fetchone()
+    if head is None:
+        return None
+    rows = conn.execute(_MEMBERS.format(where="episode_id = ?"), (episode_id,)).fetchall()
+    messages = tuple(
+        EpisodeMessage(r["id"], r["role"], r["name"], r["content"], dt(r["created_at"]))
+        for r in rows
+        if r["content"]
+    )
+    return EpisodeInput(episode_id, head[0], head[2], head[1], messages)
 
 
 def set_window(conn: sqlite3.Connection, session_id: str, state: WindowState) -> None:

@@ -18,6 +18,7 @@ from memfuse_server.embeddings.base import Vectors
 from memfuse_server.errors import NotFound
 from memfuse_server.models import ItemKind, Message, Session
 from memfuse_server.storage.base import MessageQuery, PreparedMessage
+from memfuse_server.storage.sqlite.derived import forget_messages
 from memfuse_server.storage.sqlite.documents import (
     Changes,
     add_documents,
@@ -31,6 +32,7 @@ from memfuse_server.storage.sqlite.episodes import (
     set_window,
     window_state,
 )
+from memfuse_server.storage.sqlite.jobs import PROCESS_EPISODE, enqueue
 from memfuse_server.storage.sqlite.rows import placeholders, to_message, ts
 
 _INSERT = (
@@ -54,6 +56,7 @@ def insert_messages(
     vectors: Vectors,
     buffer: RoundBuffer,
     now: datetime,
+    request_id: str | None = None,
 ) -> list[str]:
     """Store messages, index them, and append them to the round window."""
     state = window_state(conn, session.id)
@@ -63,12 +66,12 @@ def insert_messages(
     ids = [str(uuid.uuid4()) for _ in prepared]
     for i, p in enumerate(prepared):
         if plan.close_before[i]:
-            close_window(conn, session.id, session.user_id, now)
+            close_window(conn, session.id, session.user_id, now, request_id)
         conn.execute(_INSERT, _message_values(ids[i], session, p, now))
         items, rows = _searchable(ids[i : i + 1], [p], vectors[i : i + 1])
         add_documents(conn, session.user_id, ItemKind.MESSAGE, items, rows)
     if plan.close_after_last:
-        close_window(conn, session.id, session.user_id, now)
+        close_window(conn, session.id, session.user_id, now, request_id)
     set_window(conn, session.id, plan.state)
     conn.execute(
         "UPDATE sessions SET last_message_at = ?, updated_at = ? WHERE id = ?",
@@ -122,6 +125,7 @@ def update_messages(
     rows = _owned(conn, session_id, ids)
     user_id = rows[0]["user_id"]
     remove_documents(conn, user_id, ItemKind.MESSAGE, ids, changes)
+    forget_messages(conn, user_id, ids, changes)
     for row, p in zip(rows, prepared, strict=True):
         m = p.message
         conn.execute(
@@ -141,6 +145,8 @@ def update_messages(
     items, kept = _searchable(ids, prepared, vectors)
     add_documents(conn, user_id, ItemKind.MESSAGE, items, kept)
     _rederive(conn, session_id, user_id, rows, now, changes)
+    for episode_id in sorted({r["episode_id"] for r in rows if r["episode_id"]}):
+        enqueue(conn, PROCESS_EPISODE, user_id, {"episode_id": episode_id}, now)
 
 
 def delete_messages(
@@ -150,6 +156,7 @@ def delete_messages(
     rows = _owned(conn, session_id, ids)
     user_id = rows[0]["user_id"]
     remove_documents(conn, user_id, ItemKind.MESSAGE, ids, changes)
+    forget_messages(conn, user_id, ids, changes)
     conn.execute(f"DELETE FROM messages WHERE id IN ({placeholders(len(ids))})", list(ids))
     _rederive(conn, session_id, user_id, rows, now, changes)
 

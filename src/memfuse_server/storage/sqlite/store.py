@@ -9,27 +9,33 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.embeddings.base import Vectors
+from memfuse_server.extraction.base import Entity, EpisodeInput, Fact, Relation
 from memfuse_server.models import (
+    JSON,
     Agent,
     Hit,
     ItemKind,
+    Job,
     Knowledge,
+    LayerTimings,
     MemoryItem,
     Message,
+    QueueStats,
     Session,
     User,
     utcnow,
 )
 from memfuse_server.storage.base import MessageQuery, PreparedMessage
 from memfuse_server.storage.sqlite import entities as ent
+from memfuse_server.storage.sqlite import episodes, facts, graph, jobs, layers_read, search
 from memfuse_server.storage.sqlite import knowledge as kn
 from memfuse_server.storage.sqlite import messages as msg
-from memfuse_server.storage.sqlite import search
 from memfuse_server.storage.sqlite.database import Database
+from memfuse_server.storage.sqlite.derived import forget_messages
 from memfuse_server.storage.sqlite.documents import Changes
 from memfuse_server.storage.sqlite.vectors import VectorIndex
 
@@ -43,7 +49,7 @@ _OWNED_DOCS = (
 def _drop_session_documents(
     conn: sqlite3.Connection, session_ids: Sequence[str], changes: Changes
 ) -> None:
-    """Remove the search rows of whole sessions before the sessions cascade away."""
+    """Before whole sessions cascade away: remove their search rows and what was derived."""
     if not session_ids:
         return
     marks = ",".join("?" * len(session_ids))
@@ -58,6 +64,14 @@ def _drop_session_documents(
             " WHERE id = ? RETURNING removal_epoch",
             (user_id,),
         ).fetchone()[0]
+    messages = conn.execute(
+        f"SELECT user_id, id FROM messages WHERE session_id IN ({marks})", list(session_ids)
+    ).fetchall()
+    by_user: dict[str, list[str]] = {}
+    for user_id, message_id in messages:
+        by_user.setdefault(user_id, []).append(message_id)
+    for user_id, ids in by_user.items():
+        forget_messages(conn, user_id, ids, changes)
 
 
 def _delete_user(conn: sqlite3.Connection, user_id: str) -> None:
@@ -92,6 +106,7 @@ class SqliteStore:
     def __init__(self, database: Database, dimension: int, vector_cache_rows: int) -> None:
         self.db = database
         self.index = VectorIndex(dimension, vector_cache_rows)
+        self.term_stats = search.TermStats()
 
     async def open(self) -> None:
         await self.db.open()
@@ -170,9 +185,10 @@ class SqliteStore:
         messages: Sequence[PreparedMessage],
         vectors: Vectors,
         buffer: RoundBuffer,
+        request_id: str | None = None,
     ) -> list[str]:
         return await self.db.write(
-            msg.insert_messages, session, messages, vectors, buffer, utcnow()
+            msg.insert_messages, session, messages, vectors, buffer, utcnow(), request_id
         )
 
     async def list_messages(self, session_id: str, query: MessageQuery) -> list[Message]:
@@ -234,12 +250,68 @@ class SqliteStore:
         return await self.db.read(self.index.search, user_id, vector, per_kind)
 
     async def search_text(self, user_id: str, text: str, limit: int) -> list[Hit]:
-        return await self.db.read(search.search_text, user_id, text, limit)
+        return await self.db.read(search.search_text, user_id, text, limit, self.term_stats)
 
     async def resolve(
         self, user_id: str, keys: Sequence[tuple[ItemKind, str]]
     ) -> dict[tuple[ItemKind, str], MemoryItem]:
         return await self.db.read(search.resolve, user_id, keys)
+
+    # M1 and M2
+    async def episode_input(self, episode_id: str) -> EpisodeInput | None:
+        return await self.db.read(episodes.episode_input, episode_id)
+
+    async def save_facts(self, user_id: str, items: Sequence[Fact], vectors: Vectors) -> int:
+        return await self.db.write(facts.save_facts, user_id, items, vectors, utcnow())
+
+    async def save_entities(self, user_id: str, items: Sequence[Entity], vectors: Vectors) -> int:
+        return await self.db.write(graph.save_entities, user_id, items, vectors, utcnow())
+
+    async def save_relations(
+        self, user_id: str, items: Sequence[Relation], vectors: Vectors
+    ) -> int:
+        return await self.db.write(graph.save_relations, user_id, items, vectors, utcnow())
+
+    async def search_graph(self, user_id: str, text: str, limit: int) -> list[Hit]:
+        return await self.db.read(layers_read.search_graph, user_id, text, limit)
+
+    async def list_items(
+        self, user_id: str, kind: ItemKind, limit: int, offset: int
+    ) -> list[MemoryItem]:
+        return await self.db.read(layers_read.list_items, user_id, kind, limit, offset)
+
+    async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON | None:
+        return await self.db.read(layers_read.neighbourhood, user_id, entity_id, limit)
+
+    # jobs
+    async def claim_jobs(self, worker_id: str, limit: int, lease_seconds: float) -> list[Job]:
+        lease = timedelta(seconds=lease_seconds)
+        return await self.db.write(jobs.claim, worker_id, limit, lease, utcnow())
+
+    async def renew_jobs(self, worker_id: str, ids: Sequence[int], lease_seconds: float) -> None:
+        lease = timedelta(seconds=lease_seconds)
+        await self.db.write(jobs.renew, worker_id, ids, lease, utcnow())
+
+    async def complete_job(self, job_id: int, timings: LayerTimings | None) -> None:
+        await self.db.write(jobs.complete, job_id, timings, utcnow())
+
+    async def fail_job(self, job_id: int, error: str, retry_in_seconds: float | None) -> None:
+        now = utcnow()
+        retry_at = None if retry_in_seconds is None else now + timedelta(seconds=retry_in_seconds)
+        await self.db.write(jobs.fail, job_id, error, retry_at, now)
+
+    async def retry_dead_jobs(self, ids: Sequence[int] | None) -> int:
+        return await self.db.write(jobs.retry_dead, ids, utcnow())
+
+    async def dead_letters(self, limit: int) -> list[JSON]:
+        return await self.db.read(jobs.dead_letters, limit)
+
+    async def queue_stats(self) -> QueueStats:
+        return await self.db.read(jobs.stats, utcnow())
+
+    async def purge_done_jobs(self, older_than_seconds: float) -> int:
+        before = utcnow() - timedelta(seconds=older_than_seconds)
+        return await self.db.write(jobs.purge_done, before)
 
 
 __all__ = ["SqliteStore"]

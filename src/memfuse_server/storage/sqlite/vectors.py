@@ -40,14 +40,20 @@ class _KindMatrix:
         self.rows = np.zeros((16, self.dim), dtype=np.float32)
         self.seqs = np.zeros(16, dtype=np.int64)
 
-    def append(self, seq: int, item_id: str, vector: Vectors) -> None:
-        if self.size == len(self.seqs):
-            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
-            self.seqs = np.concatenate([self.seqs, np.zeros_like(self.seqs)])
-        self.rows[self.size] = vector
-        self.seqs[self.size] = seq
-        self.ids.append(item_id)
-        self.size += 1
+    def extend(self, seqs: npt.NDArray[np.int64], ids: list[str], vectors: Vectors) -> None:
+        """Append rows, growing the buffers geometrically."""
+        end = self.size + len(ids)
+        if end > len(self.seqs):
+            capacity = max(end, 2 * len(self.seqs))
+            rows = np.zeros((capacity, self.dim), dtype=np.float32)
+            rows[: self.size] = self.rows[: self.size]
+            grown = np.zeros(capacity, dtype=np.int64)
+            grown[: self.size] = self.seqs[: self.size]
+            self.rows, self.seqs = rows, grown
+        self.rows[self.size : end] = vectors
+        self.seqs[self.size : end] = seqs
+        self.ids.extend(ids)
+        self.size = end
 
     def remove(self, seqs: set[int]) -> None:
         hit = np.isin(self.seqs[: self.size], np.fromiter(seqs, dtype=np.int64))
@@ -146,12 +152,24 @@ class VectorIndex:
                 total -= dropped.rows
 
     def _load_new(self, conn: sqlite3.Connection, user_id: str, index: _UserIndex) -> None:
-        for seq, kind, item_id, blob in conn.execute(_NEW_ROWS, (user_id, index.last_seq)):
+        """Append the user's rows newer than the last seen, one bulk copy per kind."""
+        rows = conn.execute(_NEW_ROWS, (user_id, index.last_seq)).fetchall()
+        if not rows:
+            return
+        by_kind: dict[str, list[tuple[int, str, bytes]]] = {}
+        for seq, kind, item_id, blob in rows:
+            by_kind.setdefault(kind, []).append((seq, item_id, blob))
+        for kind, items in by_kind.items():
             matrix = index.kinds.get(ItemKind(kind))
             if matrix is None:
                 matrix = index.kinds[ItemKind(kind)] = _KindMatrix(self.dim)
-            matrix.append(seq, item_id, np.frombuffer(blob, dtype=np.float32))
-            index.last_seq = seq
+            vectors = np.frombuffer(b"".join(b for _, _, b in items), dtype=np.float32)
+            matrix.extend(
+                np.fromiter((s for s, _, _ in items), dtype=np.int64, count=len(items)),
+                [i for _, i, _ in items],
+                vectors.reshape(len(items), self.dim),
+            )
+        index.last_seq = int(rows[-1][0])
 
 
 __all__ = ["VectorIndex"]

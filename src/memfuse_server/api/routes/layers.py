@@ -1,0 +1,58 @@
+"""Inspection of M1 and M2 (ext): a user's facts, entities, relations, and an entity's neighbourhood."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from memfuse_server.api.deps import Service
+from memfuse_server.api.envelope import ok
+from memfuse_server.api.schemas import item_json
+from memfuse_server.models import ItemKind
+
+router = APIRouter(prefix="/users/{user_id}", tags=["memory layers"])
+
+Limit = Query(default=50, ge=1, le=1000)
+Offset = Query(default=0, ge=0)
+
+
+async def _page(service: Service, user_id: str, kind: ItemKind, limit: int, offset: int) -> Any:
+    items = await service.list_items(user_id, kind, limit, offset)
+    return [item_json(i) for i in items]
+
+
+@router.get("/facts", summary="The user's M1 facts, newest first, with their source messages")
+async def list_facts(
+    user_id: str, service: Service, limit: int = Limit, offset: int = Offset
+) -> Response:
+    return ok({"facts": await _page(service, user_id, ItemKind.FACT, limit, offset)})
+
+
+@router.get("/entities", summary="The user's M2 entities, newest first")
+async def list_entities(
+    user_id: str, service: Service, limit: int = Limit, offset: int = Offset
+) -> Response:
+    return ok({"entities": await _page(service, user_id, ItemKind.ENTITY, limit, offset)})
+
+
+@router.get("/relations", summary="The user's M2 relations, newest first")
+async def list_relations(
+    user_id: str, service: Service, limit: int = Limit, offset: int = Offset
+) -> Response:
+    return ok({"relations": await _page(service, user_id, ItemKind.RELATION, limit, offset)})
+
+
+@router.get("/entities/{entity_id}", summary="An entity with its relations, neighbours and facts")
+async def get_entity(
+    user_id: str, entity_id: str, service: Service, limit: int = Limit
+) -> Response:
+    found = await service.neighbourhood(user_id, entity_id, limit)
+    return ok(
+        {
+            "entity": item_json(found["entity"]),
+            "relations": [item_json(r) for r in found["relations"]],
+            "facts": [item_json(f) for f in found["facts"]],
+        }
+    )

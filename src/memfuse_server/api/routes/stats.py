@@ -1,0 +1,46 @@
+"""Operational statistics (ext): the background queue, the layers, caches and the embedder."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from memfuse_server.api.deps import Service
+from memfuse_server.api.envelope import ok
+
+router = APIRouter(tags=["stats"])
+
+
+@router.get("/stats", summary="Queue depth, in-flight, retries, dead letters, lag, layer timings")
+async def stats(request: Request, service: Service) -> Response:
+    queue = await service.store.queue_stats()
+    background = request.app.state.background
+    cache = service.queries.cache
+    embedder = getattr(service.embedder, "stats", None)
+    return ok(
+        {
+            "queue": {
+                "pending": queue.pending,
+                "running": queue.running,
+                "dead_letters": queue.dead,
+                "done_kept": queue.done,
+                "retries": queue.retries,
+                "oldest_pending_age_seconds": queue.oldest_pending_age_seconds,
+            },
+            "layers": {
+                "mode": "parallel" if service.settings.memory.parallel_enabled else "sequential",
+                "last_mode": queue.last_mode,
+                "m1_ms_avg": queue.m1_ms_avg,
+                "m2_ms_avg": queue.m2_ms_avg,
+            },
+            "worker": {
+                "in_process": background is not None,
+                "in_flight": background.worker.in_flight if background else 0,
+                "concurrency": service.settings.worker.concurrency,
+            },
+            "query_cache": {"hits": cache.hits, "misses": cache.misses},
+            "embedder": asdict(embedder) if embedder is not None else None,
+        }
+    )

@@ -1,0 +1,1 @@
+"""Background work: the worker that claims, runs, retries and dead-letters jobs."""

@@ -1,0 +1,156 @@
+"""The worker: claims jobs from the durable queue and runs them with bounded concurrency.
+
+Up to ``worker.concurrency`` jobs run at once. A claimed job holds a lease the
+worker renews while the job runs; if the worker dies, the lease lapses and
+another worker (or this one after a restart) claims the job again. A failure
+is retried after ``backoff_base * 2**(attempt-1)`` seconds (capped), and after
+``max_attempts`` the job becomes a dead letter with its last error. The
+worker also closes idle round windows and purges old finished jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from memfuse_server.config import WorkerSettings
+from memfuse_server.models import Job, LayerTimings
+from memfuse_server.storage.base import JobQueue
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Job], Awaitable[LayerTimings | None]]
+Housekeeping = Callable[[], Awaitable[None]]
+
+
+def backoff_seconds(attempt: int, settings: WorkerSettings) -> float:
+    return float(
+        min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** (attempt - 1))
+    )
+
+
+class Worker:
+    def __init__(
+        self,
+        queue: JobQueue,
+        handler: Handler,
+        settings: WorkerSettings,
+        housekeeping: Housekeeping | None = None,
+        housekeeping_interval: float = 1.0,
+    ) -> None:
+        self._queue = queue
+        self._handler = handler
+        self._settings = settings
+        self._housekeeping = housekeeping
+        self._housekeeping_interval = housekeeping_interval
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for work now (called after a write that may have enqueued a job)."""
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run jobs until ``stop`` is set; then let the running ones finish."""
+        log.info("worker started", worker_id=self.worker_id, concurrency=self._settings.concurrency)
+        last_chores = 0.0
+        while not stop.is_set():
+            last_chores = await self._chores(last_chores)
+            await self._fill()
+            await self._idle(stop)
+        if self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+        log.info("worker stopped", worker_id=self.worker_id)
+
+    async def _fill(self) -> None:
+        free = self._settings.concurrency - len(self._running)
+        if free <= 0:
+            return
+        try:
+            jobs = await self._queue.claim_jobs(self.worker_id, free, self._settings.lease_seconds)
+        except Exception:
+            log.exception("claiming jobs failed")
+            return
+        for job in jobs:
+            task = asyncio.create_task(self._run_one(job), name=f"job-{job.id}")
+            self._running[job.id] = task
+            task.add_done_callback(functools.partial(self._finished, job.id))
+
+    def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        self._wake.set()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Sleep until woken, stopped, or the poll interval passes."""
+        self._wake.clear()
+        stopper = asyncio.ensure_future(stop.wait())
+        waker = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait(
+            {stopper, waker},
+            timeout=self._settings.poll_interval_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        for fut in (stopper, waker):
+            fut.cancel()
+
+    async def _chores(self, last: float) -> float:
+        """Renew leases every poll; run housekeeping every ``housekeeping_interval`` seconds."""
+        with contextlib.suppress(Exception):
+            await self._queue.renew_jobs(
+                self.worker_id, list(self._running), self._settings.lease_seconds
+            )
+        now = time.monotonic()
+        if self._housekeeping is None or now - last < self._housekeeping_interval:
+            return last
+        try:
+            await self._housekeeping()
+        except Exception:
+            log.exception("housekeeping failed")
+        return now
+
+    async def _run_one(self, job: Job) -> None:
+        bound = structlog.contextvars.bound_contextvars(
+            request_id=job.request_id, job_id=job.id, job_kind=job.kind
+        )
+        with bound:
+            try:
+                timings = await self._handler(job)
+            except Exception as exc:
+                await self._record(self._failed(job, exc))
+                return
+            await self._record(self._queue.complete_job(job.id, timings))
+            log.info("job done", attempts=job.attempts, mode=timings.mode if timings else None)
+
+    @staticmethod
+    async def _record(outcome: Awaitable[None]) -> None:
+        """Write a job's outcome; if that fails, its lease lapses and it runs again."""
+        try:
+            await outcome
+        except Exception:
+            log.exception("recording a job outcome failed; the job will run again")
+
+    async def _failed(self, job: Job, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if job.attempts >= self._settings.max_attempts:
+            await self._queue.fail_job(job.id, error, None)
+            log.error("job dead-lettered", attempts=job.attempts, error=error)
+            return
+        delay = backoff_seconds(job.attempts, self._settings)
+        await self._queue.fail_job(job.id, error, delay)
+        log.warning("job failed, will retry", attempts=job.attempts, retry_in=delay, error=error)
+
+
+__all__ = ["Worker", "backoff_seconds"]

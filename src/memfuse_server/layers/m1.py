@@ -1,0 +1,27 @@
+"""M1 semantic memory: facts extracted from an episode, embedded, stored idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from memfuse_server.embeddings.base import Embedder
+from memfuse_server.extraction.base import EpisodeInput, Extractor, Fact
+from memfuse_server.storage.base import LayerStore
+
+
+class FactLayer:
+    def __init__(self, extractor: Extractor, embedder: Embedder, store: LayerStore) -> None:
+        self._extractor = extractor
+        self._embedder = embedder
+        self._store = store
+
+    async def run(self, episode: EpisodeInput) -> Sequence[Fact]:
+        """Extract, embed and store the episode's facts; return them (M2 may use them)."""
+        facts = await self._extractor.facts(episode)
+        if facts:
+            vectors = await self._embedder.embed([f.text for f in facts])
+            await self._store.save_facts(episode.user_id, facts, vectors)
+        return facts
+
+
+__all__ = ["FactLayer"]

@@ -1,0 +1,56 @@
+"""M2 relational memory: the episode's entities and relations, stored as a graph.
+
+Entities and relations are written as two independent writes (a relation names
+its endpoints and creates any it does not find), so they go out concurrently
+where the backend allows it, each failure reported by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from memfuse_server.embeddings.base import Embedder
+from memfuse_server.extraction.base import EpisodeInput, Extractor, Fact, Graph
+from memfuse_server.fanout import run_all
+from memfuse_server.layers.texts import entity_text, relation_text
+from memfuse_server.storage.base import LayerStore
+
+
+class GraphLayer:
+    def __init__(
+        self,
+        extractor: Extractor,
+        embedder: Embedder,
+        store: LayerStore,
+        parallel_writes: bool = True,
+    ) -> None:
+        self._extractor = extractor
+        self._embedder = embedder
+        self._store = store
+        self._parallel_writes = parallel_writes
+
+    async def run(self, episode: EpisodeInput, facts: Sequence[Fact] | None) -> Graph:
+        graph = await self._extractor.graph(episode, facts)
+        if not graph.entities and not graph.relations:
+            return graph
+        texts = [entity_text(e) for e in graph.entities] + [
+            relation_text(r.subject, r.predicate, r.object) for r in graph.relations
+        ]
+        vectors = await self._embedder.embed(texts)
+        split = len(graph.entities)
+        user = episode.user_id
+        await run_all(
+            {
+                "entities": lambda: self._store.save_entities(
+                    user, graph.entities, vectors[:split]
+                ),
+                "relations": lambda: self._store.save_relations(
+                    user, graph.relations, vectors[split:]
+                ),
+            },
+            parallel=self._parallel_writes,
+        )
+        return graph
+
+
+__all__ = ["GraphLayer"]
