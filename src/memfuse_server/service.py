@@ -28,7 +28,7 @@ from memfuse_server.models import (
     Session,
 )
 from memfuse_server.retrieval.search import MemoryQuery, QueryEngine
-from memfuse_server.storage.base import MessageQuery, PreparedMessage, Store
+from memfuse_server.storage.base import MessageQuery, PreparedMessage, Store, WriteContext
 
 
 def search_text(message: NewMessage) -> str:
@@ -75,11 +75,23 @@ class MemoryService:
             out[keep] = await self.embedder.embed([texts[i] for i in keep])
         return out
 
-    async def add_messages(self, session_id: str, messages: Sequence[NewMessage]) -> list[str]:
+    async def add_messages(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        idempotency_key: str | None = None,
+        body_hash: str = "",
+    ) -> list[str]:
+        """Store messages durably; a repeated idempotency key returns the first answer."""
         session = await self.store.get_session(session_id)
+        if idempotency_key:
+            earlier = await self.store.idempotent_result(session_id, idempotency_key, body_hash)
+            if earlier is not None:
+                return earlier
         prepared, vectors = await self._prepare(messages)
         request_id = structlog.contextvars.get_contextvars().get("request_id")
-        ids = await self.store.add_messages(session, prepared, vectors, self.buffer, request_id)
+        context = WriteContext(request_id, idempotency_key, body_hash)
+        ids = await self.store.add_messages(session, prepared, vectors, self.buffer, context)
         self.on_write()
         return ids
 

@@ -43,6 +43,15 @@ class PreparedMessage:
 
 
 @dataclass(frozen=True)
+class WriteContext:
+    """Where a write comes from: the request (for logs and jobs) and its idempotency key."""
+
+    request_id: str | None = None
+    idempotency_key: str | None = None
+    body_hash: str = ""
+
+
+@dataclass(frozen=True)
 class MessageQuery:
     limit: int = 20
     descending: bool = True
@@ -82,8 +91,11 @@ class MessageStore(Protocol):
         messages: Sequence[PreparedMessage],
         vectors: Vectors,
         buffer: RoundBuffer,
-        request_id: str | None = None,
+        context: WriteContext | None = None,
     ) -> list[str]: ...
+    async def idempotent_result(
+        self, session_id: str, key: str, body_hash: str
+    ) -> list[str] | None: ...
     async def list_messages(self, session_id: str, query: MessageQuery) -> list[Message]: ...
     async def read_messages(self, session_id: str, message_ids: Sequence[str]) -> list[Message]: ...
     async def update_messages(
@@ -170,4 +182,5 @@ __all__ = [
     "PreparedMessage",
     "SearchStore",
     "Store",
+    "WriteContext",
 ]

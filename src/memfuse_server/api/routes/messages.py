@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import hashlib
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
 from memfuse_server.api.deps import Service
@@ -16,15 +18,29 @@ from memfuse_server.storage import MessageQuery
 router = APIRouter(prefix="/sessions/{session_id}/messages", tags=["messages"])
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="The same key again (for this session) returns the first answer and adds nothing.",
+    ),
+]
+
+
 @router.post("", status_code=201, summary="Add messages; answers after they are committed")
-async def add_messages(session_id: str, body: MessagesAdd, service: Service) -> Response:
+async def add_messages(
+    session_id: str, body: MessagesAdd, service: Service, idempotency_key: IdempotencyKey = None
+) -> Response:
     limit = service.settings.server.max_messages_per_request
     if len(body.messages) > limit:
         raise PayloadTooLarge(
             f"The request has {len(body.messages)} messages; at most {limit} are accepted per"
             " request. Split it into smaller batches."
         )
-    ids = await service.add_messages(session_id, [m.to_domain() for m in body.messages])
+    digest = hashlib.sha256(orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS))
+    messages = [m.to_domain() for m in body.messages]
+    ids = await service.add_messages(session_id, messages, idempotency_key, digest.hexdigest())
     return ok({"message_ids": ids}, f"{len(ids)} message(s) added", 201)
 
 

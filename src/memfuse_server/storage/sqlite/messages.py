@@ -13,11 +13,11 @@ from datetime import datetime
 
 import orjson
 
-from memfuse_server.buffer import Incoming, RoundBuffer
+from memfuse_server.buffer import Incoming, RoundBuffer, WindowState
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.errors import NotFound
+from memfuse_server.errors import Conflict, NotFound
 from memfuse_server.models import ItemKind, Message, Session
-from memfuse_server.storage.base import MessageQuery, PreparedMessage
+from memfuse_server.storage.base import MessageQuery, PreparedMessage, WriteContext
 from memfuse_server.storage.sqlite.derived import forget_messages
 from memfuse_server.storage.sqlite.documents import (
     Changes,
@@ -56,12 +56,65 @@ def insert_messages(
     vectors: Vectors,
     buffer: RoundBuffer,
     now: datetime,
-    request_id: str | None = None,
+    context: WriteContext,
 ) -> list[str]:
-    """Store messages, index them, and append them to the round window."""
+    """Store messages, index them, and append them to the round window.
+
+    With an idempotency key already used for this session, nothing is written
+    and the first answer is returned.
+    """
     state = window_state(conn, session.id)
     if state is None:
         raise NotFound(f"Session {session.id} not found; it may have been deleted.")
+    if context.idempotency_key:
+        earlier = idempotent_result(conn, session.id, context.idempotency_key, context.body_hash)
+        if earlier is not None:
+            return earlier
+    ids = _insert(conn, session, state, prepared, vectors, buffer, now, context.request_id)
+    if context.idempotency_key:
+        conn.execute(
+            "INSERT INTO idempotency_keys (session_id, key, body_hash, message_ids, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                session.id,
+                context.idempotency_key,
+                context.body_hash,
+                orjson.dumps(ids).decode(),
+                ts(now),
+            ),
+        )
+    return ids
+
+
+def idempotent_result(
+    conn: sqlite3.Connection, session_id: str, key: str, body_hash: str
+) -> list[str] | None:
+    """The ids an earlier write with this key returned; Conflict if its body differed."""
+    row = conn.execute(
+        "SELECT body_hash, message_ids FROM idempotency_keys WHERE session_id = ? AND key = ?",
+        (session_id, key),
+    ).fetchone()
+    if row is None:
+        return None
+    if row[0] != body_hash:
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used with a different request body;"
+            " use a new key for a new request."
+        )
+    ids: list[str] = orjson.loads(row[1])
+    return ids
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    session: Session,
+    state: WindowState,
+    prepared: Sequence[PreparedMessage],
+    vectors: Vectors,
+    buffer: RoundBuffer,
+    now: datetime,
+    request_id: str | None,
+) -> list[str]:
     plan = buffer.plan(state, [Incoming(p.message.role, p.tokens) for p in prepared])
     ids = [str(uuid.uuid4()) for _ in prepared]
     for i, p in enumerate(prepared):

@@ -29,7 +29,7 @@ from memfuse_server.models import (
     User,
     utcnow,
 )
-from memfuse_server.storage.base import MessageQuery, PreparedMessage
+from memfuse_server.storage.base import MessageQuery, PreparedMessage, WriteContext
 from memfuse_server.storage.sqlite import entities as ent
 from memfuse_server.storage.sqlite import episodes, facts, graph, jobs, layers_read, search
 from memfuse_server.storage.sqlite import knowledge as kn
@@ -185,11 +185,22 @@ class SqliteStore:
         messages: Sequence[PreparedMessage],
         vectors: Vectors,
         buffer: RoundBuffer,
-        request_id: str | None = None,
+        context: WriteContext | None = None,
     ) -> list[str]:
         return await self.db.write(
-            msg.insert_messages, session, messages, vectors, buffer, utcnow(), request_id
+            msg.insert_messages,
+            session,
+            messages,
+            vectors,
+            buffer,
+            utcnow(),
+            context or WriteContext(),
         )
+
+    async def idempotent_result(
+        self, session_id: str, key: str, body_hash: str
+    ) -> list[str] | None:
+        return await self.db.read(msg.idempotent_result, session_id, key, body_hash)
 
     async def list_messages(self, session_id: str, query: MessageQuery) -> list[Message]:
         return await self.db.read(msg.list_messages, session_id, query)
