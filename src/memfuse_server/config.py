@@ -44,6 +44,12 @@ class ServerSettings(_Section):
         default=1000, ge=1, description="larger batches are refused (413): split them"
     )
     cors_origins: list[str] = Field(default_factory=list, description="CORS is off when empty")
+    api_key_validation: bool = Field(
+        default=False, description="every route but /health needs `Authorization: Bearer <key>`"
+    )
+    admin_api_key: SecretStr = Field(
+        default=SecretStr(""), description="a key that may act for every user (keep it secret)"
+    )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     graceful_timeout_seconds: float = Field(default=15.0, ge=0)
@@ -133,6 +139,12 @@ class LLMSettings(_Section):
     api_key: SecretStr = SecretStr("")
     timeout_seconds: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
+    retry_backoff_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="first wait before retrying the extraction model; doubles each retry "
+        "(a Retry-After header wins)",
+    )
     max_concurrency: int = Field(default=4, ge=1, description="LLM calls in flight at once")
     temperature: float = Field(default=0.0, ge=0, le=2)
 
@@ -140,6 +152,27 @@ class LLMSettings(_Section):
 class ExtractionSettings(_Section):
     provider: Literal["rules", "llm"] = "rules"
     llm: LLMSettings = Field(default_factory=LLMSettings)
+
+
+class ClientSettings(_Section):
+    """Our Python client and ``memfuse-server import`` (``MEMFUSE_CLIENT__*``)."""
+
+    base_url: str = Field(default="http://127.0.0.1:8765", description="the server to talk to")
+    api_key: SecretStr = Field(default=SecretStr(""), description="sent as `Bearer <key>`")
+    timeout_seconds: float = Field(default=30.0, gt=0, description="one HTTP request")
+    max_retries: int = Field(default=3, ge=0, description="on connection errors, 429 and 5xx")
+    retry_backoff_seconds: float = Field(
+        default=0.5, ge=0, description="first wait; doubles each retry (Retry-After wins)"
+    )
+    max_concurrency: int = Field(
+        default=10, ge=1, le=50, description="bulk insertion: requests in flight (1-50)"
+    )
+    item_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="bulk insertion: one item, its retries included"
+    )
+    adaptive: bool = Field(
+        default=False, description="bulk insertion: AIMD on latency and errors, up to the max"
+    )
 
 
 class Settings(BaseSettings):
@@ -157,6 +190,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
 
     @field_validator("database")
     @classmethod
@@ -239,10 +273,13 @@ def masked(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, secrets replaced by asterisks."""
     data: dict[str, Any] = settings.model_dump(mode="json")
     for section, secret in (
+        (data["server"], settings.server.admin_api_key),
         (data["embedding"], settings.embedding.api_key),
         (data["extraction"]["llm"], settings.extraction.llm.api_key),
+        (data["client"], settings.client.api_key),
     ):
-        section["api_key"] = "********" if secret.get_secret_value() else ""
+        name = "admin_api_key" if section is data["server"] else "api_key"
+        section[name] = "********" if secret.get_secret_value() else ""
     url = settings.database.url
     data["database"]["url"] = _mask_url(url)
     return data
@@ -257,4 +294,4 @@ def _mask_url(url: str) -> str:
     return f"{scheme}{sep}{user}:********@{host}"
 
 
-__all__ = ["Settings", "load_settings", "masked"]
+__all__ = ["ClientSettings", "Settings", "load_settings", "masked"]

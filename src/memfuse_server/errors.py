@@ -10,6 +10,8 @@ prints the message. Each message says what was wrong and what to do.
     ├── InvalidInput                  422  the request is well-formed but its values are not acceptable
     │   └── PayloadTooLarge           413  the body is over ``server.max_body_bytes``
     ├── NotFound                      404  a user, agent, session, message or knowledge item is unknown
+    ├── Unauthorized                  401  no API key, or one that is unknown or expired
+    ├── Forbidden                     403  the API key belongs to another user, or the action needs the admin key
     ├── Conflict                      409  a name is already taken
     ├── Unavailable                   503  a dependency (database, embedding service) cannot serve now
     │   └── EmbeddingUnavailable      503  the embedding backend failed or timed out
@@ -50,6 +52,14 @@ class PayloadTooLarge(InvalidInput):
 
 class NotFound(MemFuseError):
     """A referenced object does not exist (or is not visible to the caller)."""
+
+
+class Unauthorized(MemFuseError):
+    """The request carries no valid API key."""
+
+
+class Forbidden(MemFuseError):
+    """The API key is valid but may not do this (another user's data, or an admin action)."""
 
 
 class Conflict(MemFuseError):
@@ -94,10 +104,12 @@ __all__ = [
     "EmbeddingUnavailable",
     "ExtractionFailed",
     "FieldError",
+    "Forbidden",
     "InvalidInput",
     "MemFuseError",
     "NotFound",
     "PayloadTooLarge",
+    "Unauthorized",
     "Unavailable",
     "WritesFailed",
 ]

@@ -155,6 +155,18 @@ class MemoryItem:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """A user's API key as stored: never the key itself, only its hash."""
+
+    id: str
+    user_id: str
+    name: str | None
+    permissions: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Job:
     """A unit of background work claimed from the durable queue."""
 
@@ -197,6 +209,7 @@ class QueryResult:
 __all__ = [
     "LEVELS",
     "Agent",
+    "ApiKey",
     "Episode",
     "Hit",
     "ItemKind",

@@ -81,9 +81,10 @@ class MemoryService:
         messages: Sequence[NewMessage],
         idempotency_key: str | None = None,
         body_hash: str = "",
+        owner: str | None = None,
     ) -> list[str]:
         """Store messages durably; a repeated idempotency key returns the first answer."""
-        session = await self.store.get_session(session_id)
+        session = await self.store.get_session(session_id, owner)
         if idempotency_key:
             earlier = await self.store.idempotent_result(session_id, idempotency_key, body_hash)
             if earlier is not None:
@@ -96,21 +97,29 @@ class MemoryService:
         return ids
 
     async def update_messages(
-        self, session_id: str, message_ids: Sequence[str], messages: Sequence[NewMessage]
+        self,
+        session_id: str,
+        message_ids: Sequence[str],
+        messages: Sequence[NewMessage],
+        owner: str | None = None,
     ) -> None:
         _distinct(message_ids, "message_ids")
-        await self.store.read_messages(session_id, message_ids)
+        await self.store.read_messages(session_id, message_ids, owner)
         prepared, vectors = await self._prepare(messages)
-        await self.store.update_messages(session_id, message_ids, prepared, vectors)
+        await self.store.update_messages(session_id, message_ids, prepared, vectors, owner)
         self.on_write()
 
-    async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None:
+    async def delete_messages(
+        self, session_id: str, message_ids: Sequence[str], owner: str | None = None
+    ) -> None:
         _distinct(message_ids, "message_ids")
-        await self.store.delete_messages(session_id, message_ids)
+        await self.store.delete_messages(session_id, message_ids, owner)
 
-    async def list_messages(self, session_id: str, query: MessageQuery) -> list[Message]:
-        await self.store.get_session(session_id)
-        return await self.store.list_messages(session_id, query)
+    async def list_messages(
+        self, session_id: str, query: MessageQuery, owner: str | None = None
+    ) -> list[Message]:
+        await self.store.get_session(session_id, owner)
+        return await self.store.list_messages(session_id, query, owner)
 
     # knowledge
     async def add_knowledge(self, user_id: str, contents: Sequence[str]) -> list[str]:

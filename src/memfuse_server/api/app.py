@@ -6,14 +6,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from memfuse_server import __version__
 from memfuse_server.api import errors
+from memfuse_server.api.auth import Authenticator, authenticate
 from memfuse_server.api.envelope import EnvelopeResponse
 from memfuse_server.api.middleware import BodyLimit, RequestLog, TrailingSlash
 from memfuse_server.api.routes import (
+    api_keys,
     health,
     knowledge,
     layers,
@@ -51,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_service(settings) as service, contextlib.AsyncExitStack() as stack:
             app.state.service = service
+            app.state.auth = Authenticator(settings.server, service.store)
             app.state.background = None
             if settings.worker.enabled:
                 background = build_background(settings, service.store, service.embedder)
@@ -69,8 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
+    app.include_router(health.router, prefix=PREFIX)
     for router in (
-        health.router,
         named.users,
         named.agents,
         sessions.router,
@@ -78,9 +81,10 @@ def create_app(settings: Settings) -> FastAPI:
         knowledge.router,
         query.router,
         layers.router,
+        api_keys.router,
         stats.router,
     ):
-        app.include_router(router, prefix=PREFIX)
+        app.include_router(router, prefix=PREFIX, dependencies=[Depends(authenticate)])
     errors.install(app)
     if settings.server.cors_origins:
         app.add_middleware(

@@ -12,10 +12,12 @@ from memfuse_server.api.envelope import error
 from memfuse_server.errors import (
     ConfigurationError,
     Conflict,
+    Forbidden,
     InvalidInput,
     MemFuseError,
     NotFound,
     PayloadTooLarge,
+    Unauthorized,
     Unavailable,
 )
 
@@ -25,6 +27,8 @@ STATUS: list[tuple[type[MemFuseError], int]] = [
     (PayloadTooLarge, 413),
     (InvalidInput, 422),
     (NotFound, 404),
+    (Unauthorized, 401),
+    (Forbidden, 403),
     (Conflict, 409),
     (Unavailable, 503),
     (ConfigurationError, 500),
@@ -63,6 +67,8 @@ async def _memfuse_error(request: Request, exc: Exception) -> Response:
     if code >= 500:
         log.error("request failed", error=exc.message, path=request.url.path)
     headers = {"Retry-After": "1"} if code == 503 else None
+    if code == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     fields = [{"field": e.field, "message": e.message} for e in exc.errors] or None
     return error(code, exc.message, fields, headers)
 

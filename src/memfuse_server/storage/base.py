@@ -19,6 +19,7 @@ from memfuse_server.extraction.base import Entity, EpisodeInput, Fact, Relation
 from memfuse_server.models import (
     JSON,
     Agent,
+    ApiKey,
     Hit,
     ItemKind,
     Job,
@@ -59,9 +60,12 @@ class MessageQuery:
 
 
 class EntityStore(Protocol):
+    """Users, agents and sessions. ``owner`` (a user id) scopes a call to that user's own
+    records: it becomes a predicate of every query the call makes."""
+
     async def create_user(self, name: str, description: str | None) -> tuple[User, bool]: ...
     async def get_user(self, user_id: str) -> User: ...
-    async def find_users(self, name: str | None) -> list[User]: ...
+    async def find_users(self, name: str | None, owner: str | None = None) -> list[User]: ...
     async def update_user(
         self, user_id: str, name: str | None, description: str | None
     ) -> User: ...
@@ -76,12 +80,18 @@ class EntityStore(Protocol):
     async def delete_agent(self, agent_id: str) -> None: ...
 
     async def create_session(self, user_id: str, agent_id: str, name: str) -> Session: ...
-    async def get_session(self, session_id: str) -> Session: ...
+    async def get_session(self, session_id: str, owner: str | None = None) -> Session: ...
     async def find_sessions(
-        self, user_id: str | None, agent_id: str | None, name: str | None
+        self,
+        user_id: str | None,
+        agent_id: str | None,
+        name: str | None,
+        owner: str | None = None,
     ) -> list[Session]: ...
-    async def update_session(self, session_id: str, name: str | None) -> Session: ...
-    async def delete_session(self, session_id: str) -> None: ...
+    async def update_session(
+        self, session_id: str, name: str | None, owner: str | None = None
+    ) -> Session: ...
+    async def delete_session(self, session_id: str, owner: str | None = None) -> None: ...
 
 
 class MessageStore(Protocol):
@@ -96,16 +106,23 @@ class MessageStore(Protocol):
     async def idempotent_result(
         self, session_id: str, key: str, body_hash: str
     ) -> list[str] | None: ...
-    async def list_messages(self, session_id: str, query: MessageQuery) -> list[Message]: ...
-    async def read_messages(self, session_id: str, message_ids: Sequence[str]) -> list[Message]: ...
+    async def list_messages(
+        self, session_id: str, query: MessageQuery, owner: str | None = None
+    ) -> list[Message]: ...
+    async def read_messages(
+        self, session_id: str, message_ids: Sequence[str], owner: str | None = None
+    ) -> list[Message]: ...
     async def update_messages(
         self,
         session_id: str,
         message_ids: Sequence[str],
         messages: Sequence[PreparedMessage],
         vectors: Vectors,
+        owner: str | None = None,
     ) -> None: ...
-    async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None: ...
+    async def delete_messages(
+        self, session_id: str, message_ids: Sequence[str], owner: str | None = None
+    ) -> None: ...
     async def close_idle_windows(self, idle_since: datetime) -> int: ...
 
 
@@ -150,6 +167,22 @@ class LayerStore(Protocol):
     async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON | None: ...
 
 
+class ApiKeyStore(Protocol):
+    """API keys, stored as hashes and bound to one user each."""
+
+    async def create_api_key(
+        self,
+        user_id: str,
+        name: str | None,
+        key_hash: str,
+        permissions: Sequence[str],
+        expires_at: datetime | None,
+    ) -> ApiKey: ...
+    async def list_api_keys(self, user_id: str) -> list[ApiKey]: ...
+    async def delete_api_key(self, user_id: str, key_id: str) -> None: ...
+    async def find_api_key(self, key_hash: str) -> ApiKey | None: ...
+
+
 class JobQueue(Protocol):
     """The durable background queue. Jobs are enqueued by the writes that call for them."""
 
@@ -165,7 +198,16 @@ class JobQueue(Protocol):
     async def purge_done_jobs(self, older_than_seconds: float) -> int: ...
 
 
-class Store(EntityStore, MessageStore, KnowledgeStore, SearchStore, LayerStore, JobQueue, Protocol):
+class Store(
+    EntityStore,
+    MessageStore,
+    KnowledgeStore,
+    SearchStore,
+    LayerStore,
+    ApiKeyStore,
+    JobQueue,
+    Protocol,
+):
     """Everything the service needs from a database."""
 
     async def open(self) -> None: ...
@@ -173,6 +215,7 @@ class Store(EntityStore, MessageStore, KnowledgeStore, SearchStore, LayerStore, 
 
 
 __all__ = [
+    "ApiKeyStore",
     "EntityStore",
     "JobQueue",
     "KnowledgeStore",

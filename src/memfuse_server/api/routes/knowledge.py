@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from memfuse_server.api.auth import OwnUser
 from memfuse_server.api.deps import Service
 from memfuse_server.api.envelope import ok
 from memfuse_server.api.schemas import KnowledgeAdd, KnowledgeIds, KnowledgeUpdate, knowledge_json
 
-router = APIRouter(prefix="/users/{user_id}/knowledge", tags=["knowledge"])
+router = APIRouter(prefix="/users/{user_id}/knowledge", tags=["knowledge"], dependencies=[OwnUser])
 
 
 @router.get("", summary="List a user's knowledge")

@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from memfuse_server.api.auth import OwnUser
 from memfuse_server.api.deps import Service
 from memfuse_server.api.envelope import ok
 from memfuse_server.api.schemas import item_json
 from memfuse_server.models import ItemKind
 
-router = APIRouter(prefix="/users/{user_id}", tags=["memory layers"])
+router = APIRouter(prefix="/users/{user_id}", tags=["memory layers"], dependencies=[OwnUser])
 
 Limit = Query(default=50, ge=1, le=1000)
 Offset = Query(default=0, ge=0)

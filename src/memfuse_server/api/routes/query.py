@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from memfuse_server.api.auth import OwnUser
 from memfuse_server.api.deps import Service
 from memfuse_server.api.envelope import ok
 from memfuse_server.api.schemas import QueryIn, result_json
 from memfuse_server.retrieval.search import MemoryQuery
 
-router = APIRouter(tags=["query"])
+router = APIRouter(tags=["query"], dependencies=[OwnUser])
 
 
 @router.post("/users/{user_id}/query", summary="The most relevant memories of a user")

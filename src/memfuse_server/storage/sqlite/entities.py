@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 from memfuse_server.errors import Conflict, NotFound
 from memfuse_server.models import Agent, Session, User
-from memfuse_server.storage.sqlite.rows import to_agent, to_session, to_user, ts
+from memfuse_server.storage.sqlite.rows import scoped, to_agent, to_session, to_user, ts
 
 T = TypeVar("T")
 
@@ -38,11 +38,17 @@ def get_named(conn: sqlite3.Connection, kind: NamedTable[T], item_id: str) -> T:
     return kind.convert(row)
 
 
-def find_named(conn: sqlite3.Connection, kind: NamedTable[T], name: str | None) -> list[T]:
+def find_named(
+    conn: sqlite3.Connection, kind: NamedTable[T], name: str | None, owner: str | None = None
+) -> list[T]:
+    """All records, or the one of that name; only the owner's own record when ``owner`` is set."""
+    scope, args = scoped(owner, "id")
     if name is None:
-        rows = conn.execute(f"SELECT * FROM {kind.table} ORDER BY created_at, id").fetchall()
+        sql = f"SELECT * FROM {kind.table} WHERE 1{scope} ORDER BY created_at, id"
+        rows = conn.execute(sql, args).fetchall()
     else:
-        rows = conn.execute(f"SELECT * FROM {kind.table} WHERE name = ?", (name,)).fetchall()
+        sql = f"SELECT * FROM {kind.table} WHERE name = ?{scope}"
+        rows = conn.execute(sql, (name, *args)).fetchall()
     return [kind.convert(r) for r in rows]
 
 
@@ -90,18 +96,24 @@ def delete_named(conn: sqlite3.Connection, kind: NamedTable[T], item_id: str) ->
         raise NotFound(f"{kind.noun} {item_id} not found.")
 
 
-def get_session(conn: sqlite3.Connection, session_id: str) -> Session:
-    row = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+def get_session(conn: sqlite3.Connection, session_id: str, owner: str | None = None) -> Session:
+    scope, args = scoped(owner)
+    row = conn.execute(f"SELECT * FROM sessions WHERE id = ?{scope}", (session_id, *args)).fetchone()
     if row is None:
         raise NotFound(f"Session {session_id} not found.")
     return to_session(row)
 
 
 def find_sessions(
-    conn: sqlite3.Connection, user_id: str | None, agent_id: str | None, name: str | None
+    conn: sqlite3.Connection,
+    user_id: str | None,
+    agent_id: str | None,
+    name: str | None,
+    owner: str | None = None,
 ) -> list[Session]:
     clauses, args = [], []
-    for column, value in (("user_id", user_id), ("agent_id", agent_id), ("name", name)):
+    filters = (("user_id", user_id), ("agent_id", agent_id), ("name", name), ("user_id", owner))
+    for column, value in filters:
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
@@ -128,9 +140,13 @@ def create_session(
 
 
 def update_session(
-    conn: sqlite3.Connection, session_id: str, name: str | None, now: datetime
+    conn: sqlite3.Connection,
+    session_id: str,
+    name: str | None,
+    now: datetime,
+    owner: str | None = None,
 ) -> Session:
-    session = get_session(conn, session_id)
+    session = get_session(conn, session_id, owner)
     if name is not None:
         _check_session_name(conn, session.user_id, name, session_id)
     conn.execute(

@@ -33,7 +33,7 @@ from memfuse_server.storage.sqlite.episodes import (
     window_state,
 )
 from memfuse_server.storage.sqlite.jobs import PROCESS_EPISODE, enqueue
-from memfuse_server.storage.sqlite.rows import placeholders, to_message, ts
+from memfuse_server.storage.sqlite.rows import placeholders, scoped, to_message, ts
 
 _INSERT = (
     "INSERT INTO messages (id, session_id, user_id, role, name, content, metadata, tokens,"
@@ -152,11 +152,14 @@ def _message_values(
     )
 
 
-def _owned(conn: sqlite3.Connection, session_id: str, ids: Sequence[str]) -> list[sqlite3.Row]:
+def _owned(
+    conn: sqlite3.Connection, session_id: str, ids: Sequence[str], owner: str | None
+) -> list[sqlite3.Row]:
     """The rows of these messages, in the order asked; NotFound if any is not in the session."""
+    scope, args = scoped(owner)
     rows = conn.execute(
-        f"SELECT * FROM messages WHERE session_id = ? AND id IN ({placeholders(len(ids))})",
-        (session_id, *ids),
+        f"SELECT * FROM messages WHERE session_id = ? AND id IN ({placeholders(len(ids))}){scope}",
+        (session_id, *ids, *args),
     ).fetchall()
     by_id = {r["id"]: r for r in rows}
     missing = [i for i in ids if i not in by_id]
@@ -173,9 +176,10 @@ def update_messages(
     vectors: Vectors,
     now: datetime,
     changes: Changes,
+    owner: str | None = None,
 ) -> None:
     """Replace messages' text and re-derive their index rows and episodes."""
-    rows = _owned(conn, session_id, ids)
+    rows = _owned(conn, session_id, ids, owner)
     user_id = rows[0]["user_id"]
     remove_documents(conn, user_id, ItemKind.MESSAGE, ids, changes)
     forget_messages(conn, user_id, ids, changes)
@@ -203,10 +207,15 @@ def update_messages(
 
 
 def delete_messages(
-    conn: sqlite3.Connection, session_id: str, ids: Sequence[str], now: datetime, changes: Changes
+    conn: sqlite3.Connection,
+    session_id: str,
+    ids: Sequence[str],
+    now: datetime,
+    changes: Changes,
+    owner: str | None = None,
 ) -> None:
     """Delete messages and everything derived from them."""
-    rows = _owned(conn, session_id, ids)
+    rows = _owned(conn, session_id, ids, owner)
     user_id = rows[0]["user_id"]
     remove_documents(conn, user_id, ItemKind.MESSAGE, ids, changes)
     forget_messages(conn, user_id, ids, changes)
@@ -228,20 +237,25 @@ def _rederive(
     bump_memory_version(conn, user_id)
 
 
-def list_messages(conn: sqlite3.Connection, session_id: str, query: MessageQuery) -> list[Message]:
-    where = "session_id = ?"
+def list_messages(
+    conn: sqlite3.Connection, session_id: str, query: MessageQuery, owner: str | None = None
+) -> list[Message]:
+    scope, args = scoped(owner)
+    where = f"session_id = ?{scope}"
     if query.in_buffer is not None:
         where += " AND episode_id IS NULL" if query.in_buffer else " AND episode_id IS NOT NULL"
     order = "DESC" if query.descending else "ASC"
     rows = conn.execute(
         f"SELECT * FROM messages WHERE {where} ORDER BY created_at {order}, seq {order} LIMIT ?",
-        (session_id, query.limit),
+        (session_id, *args, query.limit),
     ).fetchall()
     return [to_message(r) for r in rows]
 
 
-def read_messages(conn: sqlite3.Connection, session_id: str, ids: Sequence[str]) -> list[Message]:
-    return [to_message(r) for r in _owned(conn, session_id, ids)]
+def read_messages(
+    conn: sqlite3.Connection, session_id: str, ids: Sequence[str], owner: str | None = None
+) -> list[Message]:
+    return [to_message(r) for r in _owned(conn, session_id, ids, owner)]
 
 
 def idle_sessions(conn: sqlite3.Connection, idle_since: datetime) -> list[tuple[str, str]]:

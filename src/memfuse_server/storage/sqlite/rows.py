@@ -63,6 +63,11 @@ def to_knowledge(row: sqlite3.Row) -> Knowledge:
     )
 
 
+def scoped(owner: str | None, column: str = "user_id") -> tuple[str, tuple[str, ...]]:
+    """The user-scope predicate: part of every query made for a request acting for one user."""
+    return (f" AND {column} = ?", (owner,)) if owner else ("", ())
+
+
 def placeholders(n: int) -> str:
     return ",".join("?" * n)
 

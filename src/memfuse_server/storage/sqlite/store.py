@@ -17,6 +17,7 @@ from memfuse_server.extraction.base import Entity, EpisodeInput, Fact, Relation
 from memfuse_server.models import (
     JSON,
     Agent,
+    ApiKey,
     Hit,
     ItemKind,
     Job,
@@ -30,6 +31,7 @@ from memfuse_server.models import (
     utcnow,
 )
 from memfuse_server.storage.base import MessageQuery, PreparedMessage, WriteContext
+from memfuse_server.storage.sqlite import api_keys as keys
 from memfuse_server.storage.sqlite import entities as ent
 from memfuse_server.storage.sqlite import episodes, facts, graph, jobs, layers_read, search
 from memfuse_server.storage.sqlite import knowledge as kn
@@ -94,8 +96,10 @@ def _delete_agent(conn: sqlite3.Connection, agent_id: str, changes: Changes) -> 
     ent.delete_named(conn, ent.AGENTS, agent_id)
 
 
-def _delete_session(conn: sqlite3.Connection, session_id: str, changes: Changes) -> None:
-    ent.get_session(conn, session_id)
+def _delete_session(
+    conn: sqlite3.Connection, session_id: str, changes: Changes, owner: str | None = None
+) -> None:
+    ent.get_session(conn, session_id, owner)
     _delete_sessions(conn, "id", session_id, changes)
     conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
@@ -114,11 +118,11 @@ class SqliteStore:
     async def close(self) -> None:
         self.db.close()
 
-    async def _changing(self, fn: Callable[..., None], *args: object) -> None:
-        """Run a write that may remove search rows (``fn(conn, *args, changes)``),
+    async def _changing(self, fn: Callable[..., None], *args: object, **kw: object) -> None:
+        """Run a write that may remove search rows (``fn(conn, *args, changes=..., **kw)``),
         then let the in-process vector index follow what committed."""
         changes = Changes()
-        await self.db.write(fn, *args, changes)
+        await self.db.write(fn, *args, changes=changes, **kw)
         for user_id, seqs in changes.removed.items():
             if user_id in changes.epochs:
                 self.index.forget_removed(user_id, seqs, changes.epochs[user_id])
@@ -130,8 +134,8 @@ class SqliteStore:
     async def get_user(self, user_id: str) -> User:
         return await self.db.read(ent.get_named, ent.USERS, user_id)
 
-    async def find_users(self, name: str | None) -> list[User]:
-        return await self.db.read(ent.find_named, ent.USERS, name)
+    async def find_users(self, name: str | None, owner: str | None = None) -> list[User]:
+        return await self.db.read(ent.find_named, ent.USERS, name, owner)
 
     async def update_user(self, user_id: str, name: str | None, description: str | None) -> User:
         return await self.db.write(
@@ -164,19 +168,25 @@ class SqliteStore:
     async def create_session(self, user_id: str, agent_id: str, name: str) -> Session:
         return await self.db.write(ent.create_session, user_id, agent_id, name, utcnow())
 
-    async def get_session(self, session_id: str) -> Session:
-        return await self.db.read(ent.get_session, session_id)
+    async def get_session(self, session_id: str, owner: str | None = None) -> Session:
+        return await self.db.read(ent.get_session, session_id, owner)
 
     async def find_sessions(
-        self, user_id: str | None, agent_id: str | None, name: str | None
+        self,
+        user_id: str | None,
+        agent_id: str | None,
+        name: str | None,
+        owner: str | None = None,
     ) -> list[Session]:
-        return await self.db.read(ent.find_sessions, user_id, agent_id, name)
+        return await self.db.read(ent.find_sessions, user_id, agent_id, name, owner)
 
-    async def update_session(self, session_id: str, name: str | None) -> Session:
-        return await self.db.write(ent.update_session, session_id, name, utcnow())
+    async def update_session(
+        self, session_id: str, name: str | None, owner: str | None = None
+    ) -> Session:
+        return await self.db.write(ent.update_session, session_id, name, utcnow(), owner)
 
-    async def delete_session(self, session_id: str) -> None:
-        await self._changing(_delete_session, session_id)
+    async def delete_session(self, session_id: str, owner: str | None = None) -> None:
+        await self._changing(_delete_session, session_id, owner=owner)
 
     # messages
     async def add_messages(
@@ -202,11 +212,15 @@ class SqliteStore:
     ) -> list[str] | None:
         return await self.db.read(msg.idempotent_result, session_id, key, body_hash)
 
-    async def list_messages(self, session_id: str, query: MessageQuery) -> list[Message]:
-        return await self.db.read(msg.list_messages, session_id, query)
+    async def list_messages(
+        self, session_id: str, query: MessageQuery, owner: str | None = None
+    ) -> list[Message]:
+        return await self.db.read(msg.list_messages, session_id, query, owner)
 
-    async def read_messages(self, session_id: str, message_ids: Sequence[str]) -> list[Message]:
-        return await self.db.read(msg.read_messages, session_id, message_ids)
+    async def read_messages(
+        self, session_id: str, message_ids: Sequence[str], owner: str | None = None
+    ) -> list[Message]:
+        return await self.db.read(msg.read_messages, session_id, message_ids, owner)
 
     async def update_messages(
         self,
@@ -214,18 +228,16 @@ class SqliteStore:
         message_ids: Sequence[str],
         messages: Sequence[PreparedMessage],
         vectors: Vectors,
+        owner: str | None = None,
     ) -> None:
         await self._changing(
-            msg.update_messages,
-            session_id,
-            message_ids,
-            messages,
-            vectors,
-            utcnow(),
+            msg.update_messages, session_id, message_ids, messages, vectors, utcnow(), owner=owner
         )
 
-    async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None:
-        await self._changing(msg.delete_messages, session_id, message_ids, utcnow())
+    async def delete_messages(
+        self, session_id: str, message_ids: Sequence[str], owner: str | None = None
+    ) -> None:
+        await self._changing(msg.delete_messages, session_id, message_ids, utcnow(), owner=owner)
 
     async def close_idle_windows(self, idle_since: datetime) -> int:
         return await self.db.write(msg.close_idle, idle_since, utcnow())
@@ -293,6 +305,28 @@ class SqliteStore:
 
     async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON | None:
         return await self.db.read(layers_read.neighbourhood, user_id, entity_id, limit)
+
+    # API keys
+    async def create_api_key(
+        self,
+        user_id: str,
+        name: str | None,
+        key_hash: str,
+        permissions: Sequence[str],
+        expires_at: datetime | None,
+    ) -> ApiKey:
+        return await self.db.write(
+            keys.create_api_key, user_id, name, key_hash, permissions, expires_at, utcnow()
+        )
+
+    async def list_api_keys(self, user_id: str) -> list[ApiKey]:
+        return await self.db.read(keys.list_api_keys, user_id)
+
+    async def delete_api_key(self, user_id: str, key_id: str) -> None:
+        await self.db.write(keys.delete_api_key, user_id, key_id)
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        return await self.db.read(keys.find_api_key, key_hash)
 
     # jobs
     async def claim_jobs(self, worker_id: str, limit: int, lease_seconds: float) -> list[Job]:
