@@ -1,4 +1,4 @@
-"""Fixtures of the embedding tests: the bundled model, a loaded encoder, a stub server."""
+"""Fixtures of the embedding tests: the bundled model, a loaded encoder, a fake service."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from memfuse_server.config import EmbeddingSettings
 from memfuse_server.embeddings.local import resolve_model_path
 from memfuse_server.embeddings.numpy_minilm import NumpyEncoder
-from tests.embeddings.openai_stub import OpenAIStub
+from memfuse_server.testing import FakeLLMServer
 
 
 @pytest.fixture(scope="session")
@@ -24,19 +24,17 @@ def numpy_encoder(model_dir: Path) -> NumpyEncoder:
 
 
 @pytest.fixture
-def openai_stub() -> Iterator[OpenAIStub]:
-    stub = OpenAIStub(dimension=8)
-    stub.start()
-    yield stub
-    stub.stop()
+def fake() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(dimension=8) as server:
+        yield server
 
 
 @pytest.fixture
-def remote_settings(openai_stub: OpenAIStub) -> EmbeddingSettings:
+def remote_settings(fake: FakeLLMServer) -> EmbeddingSettings:
     return EmbeddingSettings(
         provider="openai",
-        base_url=openai_stub.base_url,
-        dimension=openai_stub.dimension,
+        base_url=fake.base_url,
+        dimension=fake.dimension,
         model="test-embedder",
         timeout_seconds=2.0,
         max_retries=3,

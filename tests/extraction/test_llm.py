@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from memfuse_server.config import EmbeddingSettings, LLMSettings
+from memfuse_server.config import EmbeddingSettings, LLMSettings, load_settings
 from memfuse_server.embeddings.remote import RemoteEncoder
 from memfuse_server.errors import ExtractionFailed
 from memfuse_server.extraction.base import (
@@ -40,6 +40,7 @@ def settings_for(fake: FakeLLMServer, **overrides: object) -> LLMSettings:
         "api_key": "sk-test",
         "timeout_seconds": 2.0,
         "max_retries": 3,
+        "retry_backoff_seconds": 0.01,
         "temperature": 0.3,
         **overrides,
     }
@@ -48,7 +49,7 @@ def settings_for(fake: FakeLLMServer, **overrides: object) -> LLMSettings:
 
 @pytest.fixture
 async def extractor(fake: FakeLLMServer) -> AsyncIterator[LLMExtractor]:
-    llm = LLMExtractor(settings_for(fake), retry_backoff_seconds=0.01)
+    llm = LLMExtractor(settings_for(fake))
     yield llm
     await llm.aclose()
 
@@ -326,7 +327,7 @@ async def test_5xx_every_time_gives_up_after_max_retries(
     fake: FakeLLMServer, episode: EpisodeInput
 ) -> None:
     fake.fail_always(500)
-    llm = LLMExtractor(settings_for(fake, max_retries=2), retry_backoff_seconds=0.01)
+    llm = LLMExtractor(settings_for(fake, max_retries=2))
     try:
         with pytest.raises(ExtractionFailed, match=r"failed 3 time\(s\), last with HTTP 500"):
             await llm.facts(episode)
@@ -335,11 +336,17 @@ async def test_5xx_every_time_gives_up_after_max_retries(
     assert len(fake.requests) == 3
 
 
+def test_the_backoff_comes_from_the_settings() -> None:
+    settings = load_settings(
+        environ={"MEMFUSE_EXTRACTION__LLM__RETRY_BACKOFF_SECONDS": "0.25"}
+    ).extraction.llm
+    assert settings.retry_backoff_seconds == 0.25
+    assert LLMSettings().retry_backoff_seconds == 0.5
+
+
 async def test_timeouts_are_retried_then_fail_clearly(episode: EpisodeInput) -> None:
     with FakeLLMServer(latency_seconds=1.0) as slow:
-        llm = LLMExtractor(
-            settings_for(slow, timeout_seconds=0.2, max_retries=2), retry_backoff_seconds=0.01
-        )
+        llm = LLMExtractor(settings_for(slow, timeout_seconds=0.2, max_retries=2))
         started = time.monotonic()
         try:
             with pytest.raises(ExtractionFailed) as caught:
