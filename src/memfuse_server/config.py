@@ -43,6 +43,9 @@ class ServerSettings(_Section):
     max_messages_per_request: int = Field(
         default=1000, ge=1, description="larger batches are refused (413): split them"
     )
+    max_in_flight: int = Field(
+        default=128, ge=1, description="requests in progress; past it 503 with Retry-After"
+    )
     cors_origins: list[str] = Field(default_factory=list, description="CORS is off when empty")
     api_key_validation: bool = Field(
         default=False, description="every route but /health needs `Authorization: Bearer <key>`"
@@ -65,6 +68,32 @@ class DatabaseSettings(_Section):
     read_connections: int = Field(default=2, ge=1, le=32)
     vector_cache_rows: int = Field(
         default=1_000_000, ge=1000, description="SQLite: vectors kept in memory for search"
+    )
+    pool_size: int = Field(
+        default=10, ge=1, le=1000, description="PostgreSQL: connections each process keeps open"
+    )
+    max_overflow: int = Field(
+        default=10, ge=0, le=1000, description="PostgreSQL: extra connections under load"
+    )
+    acquire_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="PostgreSQL: wait this long for a free connection (503)"
+    )
+    retry_attempts: int = Field(
+        default=4, ge=0, le=20, description="PostgreSQL: retries of a dropped connection, then 503"
+    )
+    retry_backoff_seconds: float = Field(
+        default=0.1, ge=0, description="PostgreSQL: first wait before a retry; doubles each time"
+    )
+    hnsw_ef_search: int = Field(
+        default=40, ge=1, le=1000, description="PostgreSQL: pgvector HNSW search breadth"
+    )
+
+
+class StorageSettings(_Section):
+    parallel_writes: bool = Field(
+        default=True,
+        description="write independent stores of one logical write at once (seed 001), each on "
+        "its own pooled connection; false: one after another",
     )
 
 
@@ -190,14 +219,16 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     client: ClientSettings = Field(default_factory=ClientSettings)
 
     @field_validator("database")
     @classmethod
     def _known_scheme(cls, value: DatabaseSettings) -> DatabaseSettings:
-        if not value.url.startswith("sqlite:///"):
+        if not value.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError(
                 "database.url must start with sqlite:/// (e.g. sqlite:///./data/memfuse.db)"
+                " or postgresql:// (e.g. postgresql://memfuse:secret@db:5432/memfuse)"
             )
         return value
 

@@ -13,7 +13,7 @@ from memfuse_server import __version__
 from memfuse_server.api import errors
 from memfuse_server.api.auth import Authenticator, authenticate
 from memfuse_server.api.envelope import EnvelopeResponse
-from memfuse_server.api.middleware import BodyLimit, RequestLog, TrailingSlash
+from memfuse_server.api.middleware import BodyGuard, InFlightLimit, RequestLog, TrailingSlash
 from memfuse_server.api.routes import (
     api_keys,
     health,
@@ -30,6 +30,7 @@ from memfuse_server.config import Settings
 from memfuse_server.embeddings import build_embedder, build_token_counter
 from memfuse_server.service import MemoryService
 from memfuse_server.storage import open_store
+from memfuse_server.ui import mount_ui
 
 PREFIX = "/api/v1"
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         stats.router,
     ):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(authenticate)])
+    mount_ui(app)  # the memory browser at /ui (static files; its API calls carry the key)
     errors.install(app)
     if settings.server.cors_origins:
         app.add_middleware(
@@ -93,8 +95,9 @@ def create_app(settings: Settings) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
+    app.add_middleware(BodyGuard, limit=settings.server.max_body_bytes)
     app.add_middleware(TrailingSlash)
+    app.add_middleware(InFlightLimit, limit=settings.server.max_in_flight)
     app.add_middleware(RequestLog)
     return app
 

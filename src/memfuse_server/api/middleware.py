@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,30 +28,42 @@ class TrailingSlash:
         await self.app(scope, receive, send)
 
 
-class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413: by the Content-Length header, or,
-    for a body sent without one, by reading it whole (up to the limit) before the app runs."""
+class BodyGuard:
+    """Check a request body before any route sees it.
+
+    Bodies over ``limit`` bytes get 413 (by Content-Length, or while reading a
+    body sent without one); a body that is not JSON by its Content-Type gets
+    415; JSON that does not parse, or is nested absurdly deep, gets 422 before
+    the framework's own parser spends time on it.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None:
-            if length.isdigit() and int(length) > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await _refuse(scope, receive, send, 413, self._too_large())
             return
         body = await self._read_within_limit(receive)
+        problem = None if body is None else _json_problem(body, headers.get(b"content-type"))
         if body is None:
-            await self._refuse(scope, receive, send)
-            return
-        await self.app(scope, _replay(body, receive), send)
+            await _refuse(scope, receive, send, 413, self._too_large())
+        elif problem is not None:
+            await _refuse(scope, receive, send, *problem)
+        else:
+            await self.app(scope, _replay(body, receive), send)
+
+    def _too_large(self) -> str:
+        return (
+            f"The request body is larger than the limit of {self.limit} bytes"
+            " (server.max_body_bytes); send a smaller batch."
+        )
 
     async def _read_within_limit(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []
@@ -68,13 +81,29 @@ class BodyLimit:
                 break
         return b"".join(chunks)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error(
-            413,
-            f"The request body is larger than the limit of {self.limit} bytes"
-            " (server.max_body_bytes); send a smaller batch.",
-        )
-        await response(scope, receive, send)
+
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _json_problem(body: bytes, content_type: bytes | None) -> tuple[int, str] | None:
+    """Why this body cannot be a JSON request (status and message), or None."""
+    if not body.strip():
+        return None
+    kind = (content_type or b"").split(b";")[0].strip().lower()
+    if kind != b"application/json" and not kind.endswith(b"+json"):
+        shown = kind.decode("latin-1") or "none"
+        return 415, f"Send the body as JSON with 'Content-Type: application/json' (got {shown})."
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "recursion" in str(exc) or "depth" in str(exc):
+            return 422, "The JSON body is nested too deeply; flatten it."
+        return 422, f"The request body is not valid JSON: {exc}."
+    return None
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    await error(status, message)(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -89,6 +118,37 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class InFlightLimit:
+    """A bound on requests in progress: past it, answer 503 at once with ``Retry-After``.
+
+    Work beyond what the embedder and the database can absorb only queues up
+    and times out; refusing early keeps latency bounded for the requests that
+    are admitted and tells clients when to come back. ``/health`` is exempt.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].endswith("/health"):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            message = (
+                f"The server is at capacity ({self.limit} requests in progress,"
+                " server.max_in_flight); retry in a moment."
+            )
+            await error(503, message, headers={"Retry-After": "1"})(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class RequestLog:
@@ -127,4 +187,4 @@ class RequestLog:
                 )
 
 
-__all__ = ["BodyLimit", "RequestLog", "TrailingSlash"]
+__all__ = ["BodyGuard", "InFlightLimit", "RequestLog", "TrailingSlash"]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,9 +29,38 @@ from memfuse_server.models import (
     User,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MAX_JSON_DEPTH = 32
+
+
+def clean_text(value: str) -> str:
+    """Text any backend can store: no NUL characters, no unpaired surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains an unpaired surrogate; send valid UTF-8 text") from None
+    return value
+
+
+def clean_json(value: Any, depth: int = 0) -> Any:
+    """A client's JSON object (message metadata): clean strings, at most 32 levels deep."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v, depth + 1) for v in value]
+    return value
+
+
+Clean = AfterValidator(clean_text)
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), Clean]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=100_000), Clean]
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Clean]
+Metadata = Annotated[JSON, AfterValidator(clean_json)]
 Ids = Annotated[list[Id], Field(min_length=1, max_length=10_000)]
 
 
@@ -40,14 +70,17 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+Description = Annotated[str, StringConstraints(max_length=10_000), Clean]
+
+
 class NamedCreate(Body):
     name: Name
-    description: str | None = Field(default=None, max_length=10_000)
+    description: Description | None = None
 
 
 class NamedUpdate(Body):
     name: Name | None = None
-    description: str | None = Field(default=None, max_length=10_000)
+    description: Description | None = None
 
 
 class SessionCreate(Body):
@@ -62,9 +95,9 @@ class SessionUpdate(Body):
 
 class MessageIn(Body):
     role: Role
-    content: str | None = Field(default=None, max_length=100_000)
+    content: Annotated[str, StringConstraints(max_length=100_000), Clean] | None = None
     name: Name | None = None
-    metadata: JSON | None = None
+    metadata: Metadata | None = None
     created_at: datetime | None = None
 
     @model_validator(mode="after")
@@ -135,7 +168,7 @@ class QueryIn(Body):
     session_id: Id | None = None
     agent_id: Id | None = None
     top_k: int = Field(default=5, ge=1, le=100)
-    metadata: JSON | None = None
+    metadata: Metadata | None = None
 
 
 def user_json(u: User | Agent) -> JSON:
