@@ -25,6 +25,18 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# The browser tests (tests/ui) drive Debian's chromium through Playwright (Playwright's own
+# browser download does not work on these machines): installed once, only when missing.
+CHROMIUM = /usr/bin/chromium
+SUDO     = $(if $(filter 0,$(shell id -u)),,sudo)
+.PHONY: browser
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
+install-test: browser
+
 ## Set up and run the server on 127.0.0.1:8765 with the embedded store in ./data/
 run: install
 	$(BIN)/memfuse-server serve

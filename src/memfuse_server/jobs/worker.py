@@ -53,6 +53,7 @@ class Worker:
         self._housekeeping_interval = housekeeping_interval
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._renewed = self._swept = 0.0  # monotonic times of the last renewal and sweep
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -66,9 +67,9 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until ``stop`` is set; then let the running ones finish."""
         log.info("worker started", worker_id=self.worker_id, concurrency=self._settings.concurrency)
-        last_chores = 0.0
         while not stop.is_set():
-            last_chores = await self._chores(last_chores)
+            self._wake.clear()  # before claiming: a job finishing from here on wakes the wait
+            await self._chores()
             await self._fill()
             await self._idle(stop)
         if self._running:
@@ -95,7 +96,6 @@ class Worker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Sleep until woken, stopped, or the poll interval passes."""
-        self._wake.clear()
         stopper = asyncio.ensure_future(stop.wait())
         waker = asyncio.ensure_future(self._wake.wait())
         await asyncio.wait(
@@ -106,20 +106,22 @@ class Worker:
         for fut in (stopper, waker):
             fut.cancel()
 
-    async def _chores(self, last: float) -> float:
-        """Renew leases every poll; run housekeeping every ``housekeeping_interval`` seconds."""
-        with contextlib.suppress(Exception):
-            await self._queue.renew_jobs(
-                self.worker_id, list(self._running), self._settings.lease_seconds
-            )
+    async def _chores(self) -> None:
+        """Renew the running jobs' leases every third of a lease; housekeeping on its interval."""
         now = time.monotonic()
-        if self._housekeeping is None or now - last < self._housekeeping_interval:
-            return last
+        if self._running and now - self._renewed >= self._settings.lease_seconds / 3:
+            self._renewed = now
+            with contextlib.suppress(Exception):
+                await self._queue.renew_jobs(
+                    self.worker_id, list(self._running), self._settings.lease_seconds
+                )
+        if self._housekeeping is None or now - self._swept < self._housekeeping_interval:
+            return
+        self._swept = now
         try:
             await self._housekeeping()
         except Exception:
             log.exception("housekeeping failed")
-        return now
 
     async def _run_one(self, job: Job) -> None:
         bound = structlog.contextvars.bound_contextvars(
