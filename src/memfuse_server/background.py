@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import structlog
@@ -42,9 +42,12 @@ class Background:
         self.pipeline = EpisodePipeline(
             store,
             FactLayer(extractor, embedder, store),
-            GraphLayer(extractor, embedder, store),
+            GraphLayer(
+                extractor, embedder, store, parallel_writes=settings.storage.parallel_writes
+            ),
             parallel=settings.memory.parallel_enabled,
         )
+        self.on_timings: Callable[[LayerTimings], None] = lambda timings: None  # metrics hook
         self.worker = Worker(
             store,
             self.handle,
@@ -56,7 +59,10 @@ class Background:
     async def handle(self, job: Job) -> LayerTimings | None:
         if job.kind != PROCESS_EPISODE:
             raise ValueError(f"unknown job kind {job.kind!r}")
-        return await self.pipeline.process(str(job.payload["episode_id"]))
+        timings = await self.pipeline.process(str(job.payload["episode_id"]))
+        if timings is not None:
+            self.on_timings(timings)
+        return timings
 
     async def housekeeping(self) -> None:
         idle_since = utcnow() - timedelta(seconds=self.settings.buffer.idle_seconds)

@@ -49,6 +49,7 @@ class MemoryService:
         self.buffer = RoundBuffer(settings.buffer.max_tokens, settings.buffer.max_rounds)
         self.queries = QueryEngine(store, embedder, settings.query)
         self.on_write: Callable[[], None] = lambda: None  # the worker's wake-up, when it runs here
+        self.on_ingest: Callable[[int], None] = lambda n: None  # counts stored messages (metrics)
 
     # users, agents, sessions
     async def create_session(self, user_id: str, agent_id: str, name: str | None) -> Session:
@@ -93,6 +94,7 @@ class MemoryService:
         request_id = structlog.contextvars.get_contextvars().get("request_id")
         context = WriteContext(request_id, idempotency_key, body_hash)
         ids = await self.store.add_messages(session, prepared, vectors, self.buffer, context)
+        self.on_ingest(len(ids))
         self.on_write()
         return ids
 

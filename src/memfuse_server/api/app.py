@@ -25,9 +25,11 @@ from memfuse_server.api.routes import (
     sessions,
     stats,
 )
-from memfuse_server.background import build_background
+from memfuse_server.api.routes import metrics as metrics_route
+from memfuse_server.background import Background, build_background
 from memfuse_server.config import Settings
-from memfuse_server.embeddings import build_embedder, build_token_counter
+from memfuse_server.embeddings import MicroBatcher, build_embedder, build_token_counter
+from memfuse_server.metrics import Metrics
 from memfuse_server.service import MemoryService
 from memfuse_server.storage import open_store
 from memfuse_server.ui import mount_ui
@@ -49,15 +51,30 @@ async def running_service(settings: Settings) -> AsyncIterator[MemoryService]:
         await store.close()
 
 
+def _instrument(service: MemoryService, metrics: Metrics) -> None:
+    service.on_ingest = metrics.messages.inc
+    if isinstance(service.embedder, MicroBatcher):
+        service.embedder.observer = metrics.observe_batch
+
+
+def _instrument_background(background: Background, metrics: Metrics) -> None:
+    background.on_timings = metrics.observe_layers
+    background.worker.on_outcome = lambda outcome: metrics.jobs.labels(outcome).inc()
+
+
 def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_service(settings) as service, contextlib.AsyncExitStack() as stack:
             app.state.service = service
             app.state.auth = Authenticator(settings.server, service.store)
             app.state.background = None
+            _instrument(service, metrics)
             if settings.worker.enabled:
                 background = build_background(settings, service.store, service.embedder)
+                _instrument_background(background, metrics)
                 await stack.enter_async_context(background.running())
                 service.on_write = background.worker.wake
                 app.state.background = background
@@ -73,7 +90,9 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
+    app.state.metrics = metrics
     app.include_router(health.router, prefix=PREFIX)
+    app.include_router(metrics_route.router, dependencies=[Depends(authenticate)])
     for router in (
         named.users,
         named.agents,
@@ -98,7 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyGuard, limit=settings.server.max_body_bytes)
     app.add_middleware(TrailingSlash)
     app.add_middleware(InFlightLimit, limit=settings.server.max_in_flight)
-    app.add_middleware(RequestLog)
+    app.add_middleware(RequestLog, metrics=metrics)
     return app
 
 

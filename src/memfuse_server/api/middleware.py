@@ -10,6 +10,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memfuse_server.api.envelope import error
+from memfuse_server.metrics import Metrics
 
 log = structlog.get_logger("memfuse_server.access")
 
@@ -24,7 +25,8 @@ class TrailingSlash:
         if scope["type"] == "http":
             path: str = scope["path"]
             if len(path) > 1 and path.endswith("/"):
-                scope = dict(scope, path=path.rstrip("/") or "/")
+                # In place: outer middleware reads what routing adds to this scope.
+                scope["path"] = path.rstrip("/") or "/"
         await self.app(scope, receive, send)
 
 
@@ -151,11 +153,24 @@ class InFlightLimit:
             self.in_flight -= 1
 
 
-class RequestLog:
-    """Give each request an id (``X-Request-ID``), bind it to log lines, log one access line."""
+def route_template(scope: Scope) -> str:
+    """The matched route as a template ("/api/v1/sessions/{session_id}/messages"): a bounded
+    set of metric labels, whatever ids the paths carry."""
+    if scope.get("route") is None:
+        return "unmatched"
+    path: str = scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestLog:
+    """Give each request an id (``X-Request-ID``), bind it to log lines, log one access line,
+    and count it in the metrics by its route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,13 +193,22 @@ class RequestLog:
             try:
                 await self.app(scope, receive, with_id)
             finally:
+                seconds = time.perf_counter() - start
                 log.info(
                     "request",
                     method=scope["method"],
                     path=scope["path"],
                     status=status,
-                    ms=round((time.perf_counter() - start) * 1000, 2),
+                    ms=round(seconds * 1000, 2),
                 )
+                self._count(scope, status, seconds)
+
+    def _count(self, scope: Scope, status: int, seconds: float) -> None:
+        if self.metrics is None:
+            return
+        route = route_template(scope)
+        self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+        self.metrics.request_seconds.labels(scope["method"], route).observe(seconds)
 
 
 __all__ = ["BodyGuard", "InFlightLimit", "RequestLog", "TrailingSlash"]

@@ -18,8 +18,9 @@ event loop); ``remote.RemoteEncoder`` calls an HTTP service.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -128,6 +129,8 @@ class MicroBatcher:
         self._closed = False
         self._backend_closed = False
         self._stats = BatcherStats()
+        self.observer: Callable[[int, float], None] | None = None
+        """Called with (texts, seconds) after each successful batch (metrics hook)."""
 
     @classmethod
     def for_encoder(cls, encoder: Encoder, *, max_batch_size: int) -> MicroBatcher:
@@ -196,6 +199,7 @@ class MicroBatcher:
 
     async def _run_batch(self, parts: list[_Part]) -> None:
         texts = [text for part in parts for text in part.texts]
+        started = time.perf_counter()
         try:
             vectors = await self._backend.encode_batch(texts)
             self._check_shape(vectors, len(texts))
@@ -207,6 +211,8 @@ class MicroBatcher:
             _fail({part.request for part in parts}, _describe(exc), exc)
             return
         self._count(done=len(texts))
+        if self.observer is not None:
+            self.observer(len(texts), time.perf_counter() - started)
         row = 0
         for part in parts:
             part.request.deliver(part.start, vectors[row : row + part.stop - part.start])

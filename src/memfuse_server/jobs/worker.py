@@ -52,6 +52,7 @@ class Worker:
         self._housekeeping = housekeeping
         self._housekeeping_interval = housekeeping_interval
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.on_outcome: Callable[[str], None] = lambda outcome: None  # done | retry | dead
         self._running: dict[int, asyncio.Task[None]] = {}
         self._renewed = self._swept = 0.0  # monotonic times of the last renewal and sweep
         self._wake = asyncio.Event()
@@ -134,6 +135,7 @@ class Worker:
                 await self._record(self._failed(job, exc))
                 return
             await self._record(self._queue.complete_job(job.id, timings))
+            self.on_outcome("done")
             log.info("job done", attempts=job.attempts, mode=timings.mode if timings else None)
 
     @staticmethod
@@ -148,10 +150,12 @@ class Worker:
         error = f"{type(exc).__name__}: {exc}"
         if job.attempts >= self._settings.max_attempts:
             await self._queue.fail_job(job.id, error, None)
+            self.on_outcome("dead")
             log.error("job dead-lettered", attempts=job.attempts, error=error)
             return
         delay = backoff_seconds(job.attempts, self._settings)
         await self._queue.fail_job(job.id, error, delay)
+        self.on_outcome("retry")
         log.warning("job failed, will retry", attempts=job.attempts, retry_in=delay, error=error)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.embeddings.base import Vectors
@@ -41,6 +41,20 @@ class PreparedMessage:
     message: NewMessage
     search_text: str  # "" means: stored, never searched (e.g. a tool-call turn)
     tokens: int
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """Database connections: in use now, calls waiting for one, and waits so far."""
+
+    in_use: int
+    waiting: int
+    waits_total: int
+
+
+@runtime_checkable
+class PoolStatsSource(Protocol):
+    def pool_stats(self) -> PoolStats: ...
 
 
 @dataclass(frozen=True)
@@ -222,6 +236,8 @@ __all__ = [
     "LayerStore",
     "MessageQuery",
     "MessageStore",
+    "PoolStats",
+    "PoolStatsSource",
     "PreparedMessage",
     "SearchStore",
     "Store",

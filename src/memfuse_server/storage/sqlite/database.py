@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from memfuse_server.errors import ConfigurationError, Unavailable
+from memfuse_server.storage.base import PoolStats
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -74,6 +75,8 @@ class Database:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._capacity = 1 + readers
+        self._submitted = self._running = self._waits = 0
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -136,10 +139,32 @@ class Database:
 
         return await self._run(self._reader_pool, snapshot)
 
+    def pool_stats(self) -> PoolStats:
+        """Connections (threads) in use, calls waiting for one, waits so far."""
+        with self._lock:
+            running, waiting = self._running, self._submitted - self._running
+            return PoolStats(running, max(waiting, 0), self._waits)
+
+    def _counted(self, call: Callable[[], T]) -> Callable[[], T]:
+        def run() -> T:
+            with self._lock:
+                self._running += 1
+            try:
+                return call()
+            finally:
+                with self._lock:
+                    self._running -= 1
+                    self._submitted -= 1
+
+        return run
+
     async def _run(self, pool: ThreadPoolExecutor, call: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
+        with self._lock:
+            self._submitted += 1
+            self._waits += self._submitted > self._capacity
         try:
-            return await loop.run_in_executor(pool, call)
+            return await loop.run_in_executor(pool, self._counted(call))
         except sqlite3.OperationalError as exc:
             text = str(exc).lower()
             if any(word in text for word in _TRANSIENT):

@@ -30,7 +30,7 @@ from memfuse_server.models import (
     User,
     utcnow,
 )
-from memfuse_server.storage.base import MessageQuery, PreparedMessage, WriteContext
+from memfuse_server.storage.base import MessageQuery, PoolStats, PreparedMessage, WriteContext
 from memfuse_server.storage.sqlite import api_keys as keys
 from memfuse_server.storage.sqlite import entities as ent
 from memfuse_server.storage.sqlite import episodes, facts, graph, jobs, layers_read, search
@@ -114,6 +114,9 @@ class SqliteStore:
 
     async def open(self) -> None:
         await self.db.open()
+
+    def pool_stats(self) -> PoolStats:
+        return self.db.pool_stats()
 
     async def close(self) -> None:
         self.db.close()
