@@ -98,7 +98,9 @@ def delete_named(conn: sqlite3.Connection, kind: NamedTable[T], item_id: str) ->
 
 def get_session(conn: sqlite3.Connection, session_id: str, owner: str | None = None) -> Session:
     scope, args = scoped(owner)
-    row = conn.execute(f"SELECT * FROM sessions WHERE id = ?{scope}", (session_id, *args)).fetchone()
+    row = conn.execute(
+        f"SELECT * FROM sessions WHERE id = ?{scope}", (session_id, *args)
+    ).fetchone()
     if row is None:
         raise NotFound(f"Session {session_id} not found.")
     return to_session(row)
