@@ -57,6 +57,17 @@ def ingest(client: httpx.Client, conversation: dict[str, Any]) -> tuple[str, dic
     return user_id, turns
 
 
+def drain(client: httpx.Client, timeout: float = 120.0) -> None:
+    """Wait until the background has derived every episode's facts and graph."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = client.get("/stats").json()["data"]["queue"]
+        if queue["pending"] == 0 and queue["running"] == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the background did not drain")
+
+
 def result_turns(results: list[dict[str, Any]], turns: dict[str, str]) -> list[str]:
     """Turn ids of the results, deduplicated, in rank order."""
     seen: list[str] = []
@@ -103,15 +114,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devset", type=Path, default=DEFAULT_DEVSET)
     parser.add_argument("--out", type=Path, default=None, help="update this markdown file")
+    parser.add_argument(
+        "--env", action="append", default=[], help="KEY=VALUE server environment (repeatable)"
+    )
     args = parser.parse_args()
     data = json.loads(args.devset.read_text())
     settings = {"buffer": {"idle_seconds": 1.0, "sweep_interval_seconds": 0.2}}
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp), settings=settings).start()
+        env = dict(item.split("=", 1) for item in args.env)
+        server = ServerProcess(Path(tmp), settings=settings, env=env).start()
         try:
             with httpx.Client(base_url=server.api, timeout=60) as client:
                 users = {c["id"]: ingest(client, c) for c in data["conversations"]}
                 time.sleep(2.0)  # let the idle sweeper close the last windows
+                drain(client)
                 rows, latencies = evaluate(client, data["questions"], users)
         finally:
             server.stop()

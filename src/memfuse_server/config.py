@@ -137,6 +137,17 @@ class QuerySettings(_Section):
     vector_weight: float = Field(default=1.0, ge=0)
     text_weight: float = Field(default=0.5, ge=0)
     graph_weight: float = Field(default=0.5, ge=0)
+    kind_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "message": 1.0,
+            "chunk": 1.0,
+            "knowledge": 1.0,
+            "fact": 0.6,
+            "relation": 0.4,
+            "entity": 0.3,
+        },
+        description="vector-list weight per item kind, times vector_weight (a kind not named: 1)",
+    )
     cache_size: int = Field(default=2048, ge=0)
     cache_ttl_seconds: float = Field(default=300.0, ge=0)
 

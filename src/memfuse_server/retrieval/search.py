@@ -109,8 +109,13 @@ class QueryEngine:
             self._store.search_text(q.user_id, text, n),
             self._store.search_graph(q.user_id, text, n),
         )
+        weights = self._settings.kind_weights
         lists = [
-            RankedList(f"vector:{kind.value}", _keys(hits), self._settings.vector_weight)
+            RankedList(
+                f"vector:{kind.value}",
+                _keys(hits),
+                self._settings.vector_weight * weights.get(kind.value, 1.0),
+            )
             for kind, hits in by_kind.items()
         ]
         lists.append(RankedList("text", _keys(text_hits), self._settings.text_weight))
