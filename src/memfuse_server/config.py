@@ -69,6 +69,12 @@ class DatabaseSettings(_Section):
     vector_cache_rows: int = Field(
         default=1_000_000, ge=1000, description="SQLite: vectors kept in memory for search"
     )
+    vector_partition_rows: int = Field(
+        default=0,
+        ge=0,
+        description="SQLite: partition a user's vectors past this many rows (faster, approximate);"
+        " 0 keeps search exact",
+    )
     pool_size: int = Field(
         default=10, ge=1, le=1000, description="PostgreSQL: connections each process keeps open"
     )

@@ -107,9 +107,15 @@ def _delete_session(
 class SqliteStore:
     """The embedded store: one SQLite file in WAL mode."""
 
-    def __init__(self, database: Database, dimension: int, vector_cache_rows: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        dimension: int,
+        vector_cache_rows: int,
+        vector_partition_rows: int = 0,
+    ) -> None:
         self.db = database
-        self.index = VectorIndex(dimension, vector_cache_rows)
+        self.index = VectorIndex(dimension, vector_cache_rows, vector_partition_rows)
         self.term_stats = search.TermStats()
 
     async def open(self) -> None:
