@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.pg import database_for_server
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -32,6 +34,8 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     args: list[str] = field(default_factory=list)  # extra `serve` options, e.g. --no-worker
     proc: subprocess.Popen[bytes] | None = None
+    # PostgreSQL instead of the SQLite file in data_dir (MEMFUSE_TEST_BACKEND=postgres: a fresh one)
+    database_url: str | None = field(default_factory=database_for_server)
 
     @property
     def base_url(self) -> str:
@@ -42,7 +46,8 @@ class ServerProcess:
         return f"{self.base_url}/api/v1"
 
     def _config_file(self) -> Path:
-        tree: dict[str, Any] = {"database": {"url": f"sqlite:///{self.data_dir / 'memfuse.db'}"}}
+        url = self.database_url or f"sqlite:///{self.data_dir / 'memfuse.db'}"
+        tree: dict[str, Any] = {"database": {"url": url}}
         for section, values in self.settings.items():
             tree.setdefault(section, {}).update(values)
         path = self.data_dir / "config.yaml"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,6 @@ from memfuse_server.embeddings.base import Vectors
 from memfuse_server.errors import Conflict, NotFound
 from memfuse_server.models import ItemKind, NewMessage, Role, Session, utcnow
 from memfuse_server.storage import MessageQuery, PreparedMessage, Store
-from tests.storage.conftest import make_store
 
 VecFn = Callable[[int], Vectors]
 
@@ -144,14 +142,14 @@ async def test_knowledge_crud_and_search(store: Store, vectors: VecFn) -> None:
 
 
 async def test_another_process_removal_is_seen(
-    store: Store, vectors: VecFn, tmp_path: Path
+    store: Store, vectors: VecFn, reopen: Callable[[], Store]
 ) -> None:
     session = await new_session(store)
     ids = await add(store, session, ["one", "two"], vectors)
     assert (
         len((await store.search_vectors(session.user_id, vectors(1)[0], 10))[ItemKind.MESSAGE]) == 2
     )
-    second = make_store(tmp_path)
+    second = reopen()
     await second.open()
     try:
         await second.delete_messages(session.id, [ids[0]])

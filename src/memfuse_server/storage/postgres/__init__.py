@@ -1,0 +1,1 @@
+"""The PostgreSQL + pgvector store: many API and worker processes over one database."""

@@ -1,0 +1,64 @@
+"""API keys: stored as SHA-256 hashes, each bound to one user."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from memfuse_server.errors import NotFound
+from memfuse_server.models import ApiKey
+from memfuse_server.storage.postgres.rows import to_api_key, utc
+
+Connection = asyncpg.Connection
+
+
+async def create_api_key(
+    conn: Connection,
+    user_id: str,
+    name: str | None,
+    key_hash: str,
+    permissions: Sequence[str],
+    expires_at: datetime | None,
+    now: datetime,
+) -> ApiKey:
+    if await conn.fetchval("SELECT 1 FROM users WHERE id = $1", user_id) is None:
+        raise NotFound(f"User {user_id} not found.")
+    row = await conn.fetchrow(
+        "INSERT INTO api_keys (id, user_id, name, key_hash, permissions, created_at, expires_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        str(uuid.uuid4()),
+        user_id,
+        name,
+        key_hash,
+        list(permissions),
+        now,
+        utc(expires_at) if expires_at else None,
+    )
+    assert row is not None
+    return to_api_key(row)
+
+
+async def list_api_keys(conn: Connection, user_id: str) -> list[ApiKey]:
+    rows = await conn.fetch(
+        "SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at, id", user_id
+    )
+    return [to_api_key(r) for r in rows]
+
+
+async def delete_api_key(conn: Connection, user_id: str, key_id: str) -> None:
+    status = await conn.execute(
+        "DELETE FROM api_keys WHERE id = $1 AND user_id = $2", key_id, user_id
+    )
+    if status == "DELETE 0":
+        raise NotFound(f"API key {key_id} not found for user {user_id}.")
+
+
+async def find_api_key(conn: Connection, key_hash: str) -> ApiKey | None:
+    row = await conn.fetchrow("SELECT * FROM api_keys WHERE key_hash = $1", key_hash)
+    return None if row is None else to_api_key(row)
+
+
+__all__ = ["create_api_key", "delete_api_key", "find_api_key", "list_api_keys"]
