@@ -1,4 +1,4 @@
-"""The command line: ``memfuse-server serve | worker | jobs | stats | config``."""
+"""The command line: ``memfuse-server serve | worker | migrate | jobs | stats | config | import``."""
 
 from __future__ import annotations
 
@@ -83,6 +83,24 @@ def run_worker(config: ConfigOption = None) -> None:
     asyncio.run(run_worker_until_signal(settings))
 
 
+@app.command("migrate")
+def migrate(config: ConfigOption = None) -> None:
+    """Bring the configured database's schema up to date (SQLite or PostgreSQL), then exit.
+
+    Servers and workers also migrate at start; several starting at once take turns.
+    """
+    from memfuse_server.errors import MemFuseError
+    from memfuse_server.storage import migrate_store
+
+    settings = _settings(config)
+    try:
+        version = asyncio.run(migrate_store(settings))
+    except MemFuseError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"database schema at version {version}")
+
+
 jobs_app = typer.Typer(help="Inspect and re-drive background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 
@@ -120,6 +138,49 @@ def stats(config: ConfigOption = None) -> None:
 
     queue = asyncio.run(with_store(_settings(config), lambda s: s.queue_stats()))
     typer.echo(json.dumps(dataclasses.asdict(queue), indent=2))
+
+
+@app.command("import")
+def import_conversations(
+    file: Annotated[Path, typer.Argument(help="A JSON or JSONL file of conversations.")],
+    config: ConfigOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Server base URL (client.base_url; default http://127.0.0.1:8765)."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key, sent as Bearer (client.api_key).")
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Requests in flight, 1-50 (client.max_concurrency; default 10)."),
+    ] = None,
+    adaptive: Annotated[
+        bool | None,
+        typer.Option("--adaptive/--fixed", help="AIMD picks the concurrency, up to --concurrency."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the file and show the plan; send nothing.")
+    ] = False,
+    user: Annotated[str, typer.Option(help="User for conversations that name none.")] = "default",
+    agent: Annotated[
+        str, typer.Option(help="Agent for conversations that name none.")
+    ] = "assistant",
+) -> None:
+    """Import conversations (docs/import.md); interrupted or re-run, it adds no duplicates."""
+    from memfuse_server.client.async_client import client_settings
+    from memfuse_server.importer import Defaults, import_file
+
+    settings = client_settings(_settings(config).client, base_url=url, api_key=api_key)
+    status = import_file(
+        settings,
+        file,
+        concurrency=concurrency,
+        adaptive=adaptive,
+        dry_run=dry_run,
+        defaults=Defaults(user=user, agent=agent),
+    )
+    raise typer.Exit(status)
 
 
 def main() -> None:

@@ -1,0 +1,185 @@
+"""The one place the client talks HTTP: build a request, retry it, read the MemFuse envelope.
+
+Both clients go through ``Core.request`` (``Client`` runs ``AsyncClient`` on a private event
+loop), so what is retried, how long it waits and how an answer becomes data or an error is
+written once. The backoff itself is the project's shared policy (``memfuse_server.http_retry``):
+``retry_backoff_seconds * 2**(n-1)`` capped, or the server's ``Retry-After`` when it sends one.
+
+What is retried:
+
+- the request never reached the server (connection refused, connect or pool timeout), or the
+  server said "not now" (429, 503): always;
+- the answer was lost or the server failed (read error or timeout, 500, 502, 504): only when
+  repeating the request is harmless: GET, PUT, DELETE, the read-only POSTs (query, read), and a
+  POST that carries an ``Idempotency-Key`` (every ``add_messages`` does: the client makes one
+  when the caller gives none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from memfuse_server.client.errors import (
+    APIError,
+    ConnectionFailed,
+    InvalidResponse,
+    MemFuseClientError,
+    RequestTimeout,
+    api_error,
+)
+from memfuse_server.client.lanes import LaneTransport
+from memfuse_server.config import ClientSettings
+from memfuse_server.http_retry import RetryableError, RetryPolicy, excerpt, retry_after
+
+API_PREFIX = "/api/v1"
+USER_AGENT = "memfuse-server-client"
+_ALWAYS_RETRIED_STATUSES = frozenset({429, 503})
+# Exceptions raised before any byte of the request left: repeating them cannot duplicate.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call: ``path`` is under ``/api/v1``; ``idempotent`` allows more retries."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    idempotent: bool = False
+
+
+class _Retry(RetryableError):
+    """A failed attempt worth repeating; carries the error to raise if none succeeds."""
+
+    def __init__(self, error: MemFuseClientError, retry_after_seconds: float | None) -> None:
+        super().__init__(error.message, retry_after_seconds)
+        self.error = error
+
+
+def api_root(base_url: str) -> str:
+    """``http://host:8765/api/v1`` from a server URL given with or without the prefix."""
+    root = base_url.rstrip("/")
+    if root.endswith(API_PREFIX):
+        root = root[: -len(API_PREFIX)]
+    return root + API_PREFIX
+
+
+class Core:
+    """An ``httpx.AsyncClient`` for one server, with the retry policy and envelope parsing.
+
+    Over HTTP it uses ``LaneTransport`` (a connection per request in flight); tests pass an
+    ``httpx.ASGITransport`` to call the app in-process.
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"User-Agent": USER_AGENT}
+        key = settings.api_key.get_secret_value()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self.base_url = api_root(settings.base_url)
+        self.policy = RetryPolicy(settings.max_retries, settings.retry_backoff_seconds)
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=settings.timeout_seconds,
+            transport=transport or LaneTransport(),
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def request(self, request: Request) -> Any:
+        """The ``data`` of the success envelope; a ``MemFuseClientError`` otherwise."""
+        try:
+            return await self.policy.run(lambda: self._attempt(request))
+        except _Retry as exc:
+            raise exc.error from exc.error.__cause__
+
+    async def _attempt(self, request: Request) -> Any:
+        content = None if request.body is None else orjson.dumps(request.body)
+        headers = dict(request.headers)
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = await self.http.request(
+                request.method,
+                request.path,
+                params=_params(request.params),
+                content=content,
+                headers=headers,
+            )
+        except httpx.TransportError as exc:
+            raise _transport_failure(exc, request) from exc
+        return _data(response, request)
+
+
+def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    out = {}
+    for key, value in params.items():
+        if value is not None:
+            out[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def _transport_failure(exc: httpx.TransportError, request: Request) -> MemFuseClientError | _Retry:
+    where = f"{request.method} {request.path}"
+    error: MemFuseClientError
+    if isinstance(exc, httpx.TimeoutException):
+        error = RequestTimeout(
+            f"{where}: no answer in time ({type(exc).__name__}); raise timeout_seconds"
+            " (MEMFUSE_CLIENT__TIMEOUT_SECONDS) or check the server's load."
+        )
+    else:
+        error = ConnectionFailed(
+            f"{where}: cannot reach the server ({type(exc).__name__}: {exc}); is it running"
+            " at the configured base_url?"
+        )
+    error.__cause__ = exc
+    if request.idempotent or isinstance(exc, _NOT_SENT):
+        return _Retry(error, None)
+    return error
+
+
+def _data(response: httpx.Response, request: Request) -> Any:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = None
+    if response.status_code >= 400:
+        raise _status_failure(response, body, request)
+    if not isinstance(body, dict) or "data" not in body:
+        raise InvalidResponse(
+            f"{request.method} {request.path}: the answer (HTTP {response.status_code}) is not a"
+            f" MemFuse envelope: {excerpt(response)}. Is base_url a memfuse-server?"
+        )
+    return body["data"]
+
+
+def _status_failure(
+    response: httpx.Response, body: Any, request: Request
+) -> MemFuseClientError | _Retry:
+    wait = retry_after(response)
+    if body is None:
+        body = {"message": f"the server answered HTTP {response.status_code}: {excerpt(response)}"}
+    error: APIError = api_error(response.status_code, body, wait)
+    status = response.status_code
+    if status in _ALWAYS_RETRIED_STATUSES or (status >= 500 and request.idempotent):
+        return _Retry(error, wait)
+    return error
+
+
+__all__ = ["API_PREFIX", "Core", "Request", "api_root"]

@@ -1,0 +1,206 @@
+"""The files ``memfuse-server import`` reads (docs/import.md), as conversations to insert.
+
+Two shapes of conversation, in a JSON file (one conversation, a list of them, or an object with
+a ``conversations`` list) or a JSONL file (one conversation per line):
+
+- chat: ``{"user"?, "agent"?, "session"?, "id"?, "messages": [message, ...]}``, one session;
+  a bare list of messages is a chat conversation too (OpenAI's format);
+- multi-session: ``{"id"?, "user"?, "agent"?, "sessions": [{"session"|"name"?, "date"?,
+  "turns"|"messages": [...]}, ...]}``; a turn is a message, or ``{"speaker", "text", "id"?}``.
+
+A message is ``{"role", "content", "name"?, "created_at"?, "metadata"?}``. Nothing here talks to
+the server: a file is checked completely (``--dry-run``) before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from memfuse_server.errors import InvalidInput
+
+ROLES = ("user", "assistant", "system", "tool")
+NEEDS_CONTENT = ("user", "system")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+class ImportFormatError(InvalidInput):
+    """The file is not in a format ``memfuse-server import`` reads (see docs/import.md)."""
+
+
+@dataclass(frozen=True)
+class ImportSession:
+    name: str
+    messages: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    key: str  # its id, or where it is in the file: part of each message's idempotency key
+    user: str
+    agent: str
+    sessions: list[ImportSession] = field(default_factory=list)
+
+    @property
+    def message_count(self) -> int:
+        return sum(len(s.messages) for s in self.sessions)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    user: str = "default"
+    agent: str = "assistant"
+
+
+def load(path: Path, defaults: Defaults | None = None) -> list[Conversation]:
+    """Every conversation of the file, checked; ``ImportFormatError`` says where it is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ImportFormatError(f"Cannot read {path}: {exc.strerror}.") from exc
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError(f"{path} is not UTF-8 text: {exc.reason}.") from exc
+    parse = _Parser(path.stem, defaults or Defaults())
+    conversations = [parse.conversation(where, value) for where, value in _records(path, text)]
+    if not conversations:
+        raise ImportFormatError(f"{path} holds no conversations.")
+    return conversations
+
+
+def _records(path: Path, text: str) -> list[tuple[str, Any]]:
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        return list(_lines(text))
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # several JSON values: JSON Lines under another name
+            return list(_lines(text))
+        raise ImportFormatError(f"{path} is not valid JSON: {exc}.") from exc
+    return _top(value)
+
+
+def _lines(text: str) -> Iterator[tuple[str, Any]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(f"line {number}: not valid JSON: {exc.msg}.") from exc
+        yield f"line {number}", {"messages": value} if isinstance(value, list) else value
+
+
+def _top(value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and isinstance(value.get("conversations"), list):
+        return [(f"conversations[{i}]", c) for i, c in enumerate(value["conversations"])]
+    if isinstance(value, list):
+        if value and all(isinstance(m, dict) and "role" in m for m in value):
+            return [("the file", {"messages": value})]
+        return [(f"[{i}]", c) for i, c in enumerate(value)]
+    return [("the file", value)]
+
+
+def _text(value: Any, where: str, what: str) -> str:
+    if not isinstance(value, str | int) or not str(value).strip():
+        raise ImportFormatError(f"{where}: {what} must be a non-empty string.")
+    return str(value).strip()
+
+
+def _timestamp(value: Any, where: str) -> str:
+    try:
+        datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ImportFormatError(
+            f"{where}: {value!r} is not an ISO-8601 time (e.g. 2024-03-02T18:20:00+00:00)."
+        ) from exc
+    return str(value)
+
+
+class _Parser:
+    def __init__(self, stem: str, defaults: Defaults) -> None:
+        self.stem = stem
+        self.defaults = defaults
+        self.count = 0
+
+    def conversation(self, where: str, value: Any) -> Conversation:
+        self.count += 1
+        if not isinstance(value, dict):
+            raise ImportFormatError(
+                f"{where}: a conversation must be an object with messages or sessions."
+            )
+        key = str(value.get("id") or f"{self.stem}-{self.count}")
+        user = _text(value.get("user") or self.defaults.user, where, "user")
+        agent = _text(value.get("agent") or self.defaults.agent, where, "agent")
+        if isinstance(value.get("sessions"), list):
+            sessions = [
+                self.session(f"{where}.sessions[{i}]", s, key, i)
+                for i, s in enumerate(value["sessions"])
+            ]
+        elif isinstance(value.get("messages"), list):
+            name = _text(value.get("session") or key, where, "session")
+            sessions = [ImportSession(name, self.messages(where, value["messages"], None))]
+        else:
+            raise ImportFormatError(f"{where}: a conversation needs a messages or sessions list.")
+        return Conversation(key, user, agent, sessions)
+
+    def session(self, where: str, value: Any, key: str, index: int) -> ImportSession:
+        if not isinstance(value, dict):
+            raise ImportFormatError(f"{where}: a session must be an object with turns or messages.")
+        turns = value.get("turns", value.get("messages"))
+        if not isinstance(turns, list):
+            raise ImportFormatError(f"{where}: a session needs a turns or messages list.")
+        date = _timestamp(value["date"], f"{where}.date") if value.get("date") else None
+        name = value.get("name") or f"{key}-session-{value.get('session', index + 1)}"
+        return ImportSession(_text(name, where, "name"), self.messages(where, turns, date))
+
+    def messages(self, where: str, values: list[Any], date: str | None) -> list[dict[str, Any]]:
+        if not values:
+            raise ImportFormatError(f"{where}: the message list is empty.")
+        return [message(f"{where}[{i}]", v, date) for i, v in enumerate(values)]
+
+
+def message(where: str, value: Any, date: str | None = None) -> dict[str, Any]:
+    """The request JSON of one message or turn (a turn's id goes to ``metadata.turn_id``)."""
+    if not isinstance(value, dict):
+        raise ImportFormatError(f"{where}: a message must be an object.")
+    out: dict[str, Any] = {"role": value.get("role", "user" if "speaker" in value else None)}
+    if out["role"] not in ROLES:
+        raise ImportFormatError(f"{where}: role must be one of {', '.join(ROLES)}.")
+    content = value.get("content", value.get("text"))
+    if content is not None and not isinstance(content, str):
+        raise ImportFormatError(f"{where}: content must be a string.")
+    if out["role"] in NEEDS_CONTENT and not (content or "").strip():
+        raise ImportFormatError(f"{where}: a {out['role']} message needs non-empty content.")
+    out["content"] = content
+    name = value.get("name", value.get("speaker"))
+    if name is not None:
+        out["name"] = _text(name, where, "name")
+    when = value.get("created_at", value.get("timestamp", date))
+    if when is not None:
+        out["created_at"] = _timestamp(when, where)
+    out.update(_metadata(where, value))
+    return out
+
+
+def _metadata(where: str, value: dict[str, Any]) -> dict[str, Any]:
+    metadata = value.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ImportFormatError(f"{where}: metadata must be an object.")
+    metadata = dict(metadata or {})
+    if "speaker" in value and value.get("id") is not None:
+        metadata.setdefault("turn_id", str(value["id"]))
+    return {"metadata": metadata} if metadata else {}
+
+
+__all__ = [
+    "Conversation",
+    "Defaults",
+    "ImportFormatError",
+    "ImportSession",
+    "load",
+    "message",
+]

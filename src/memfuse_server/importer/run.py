@@ -1,0 +1,228 @@
+"""Insert parsed conversations through the bulk client, so that a re-run adds nothing.
+
+Users, agents and sessions are found by name or created. Every message is one bulk item whose
+``Idempotency-Key`` is derived from the file's name, the conversation, the session and the
+message's position: run the same file again (after Ctrl-C, a crash, or to be sure) and the server
+answers the messages it already has with their first answer and adds only the missing ones.
+A session's messages go one after another, in file order (sessions run in parallel), so the
+server builds its round windows from turns in the order they were said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from memfuse_server.client import AsyncClient, BulkItem, ItemResult
+from memfuse_server.client.errors import ConflictError
+from memfuse_server.importer.formats import Conversation, ImportSession
+
+KEY_PREFIX = "import-"
+COUNT_LIMIT = 1000  # the most messages one list call returns: above it "new" is not known
+
+T = TypeVar("T")
+
+
+class Progress(Protocol):
+    """Where the import reports as it goes (a progress bar, or nothing)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, ok: bool) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    path: Path
+    concurrency: int = 10
+    adaptive: bool = False
+
+
+@dataclass
+class Target:
+    """One session of the file and where it lives on the server."""
+
+    conversation: Conversation
+    session: ImportSession
+    session_id: str = ""
+    created: bool = False
+    before: int = 0  # messages it had before this run
+
+
+@dataclass
+class ImportReport:
+    """What an import did; filled in as it goes, so an interrupted one can be reported too."""
+
+    conversations: int
+    sessions: int
+    messages: int
+    created_sessions: int = 0
+    accepted: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (which message, error)
+    new_messages: int | None = None  # None: not known (a session over COUNT_LIMIT)
+    elapsed_seconds: float = 0.0
+    concurrency: int = 0
+    final_concurrency: int = 0
+    adaptive: bool = False
+    interrupted: bool = False
+
+    @classmethod
+    def of(cls, conversations: Sequence[Conversation], options: ImportOptions) -> ImportReport:
+        return cls(
+            conversations=len(conversations),
+            sessions=sum(len(c.sessions) for c in conversations),
+            messages=sum(c.message_count for c in conversations),
+            concurrency=options.concurrency,
+            final_concurrency=options.concurrency,
+            adaptive=options.adaptive,
+        )
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.interrupted and self.accepted == self.messages
+
+
+def message_key(file_name: str, conversation: str, session: str, index: int) -> str:
+    """The idempotency key of one message of the file: the same on every run."""
+    raw = "\x1f".join((file_name, conversation, session, str(index)))
+    return KEY_PREFIX + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+async def _bounded(limit: int, calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await call()
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+async def _count(client: AsyncClient, session_id: str) -> int:
+    return len(await client.list_messages(session_id, limit=COUNT_LIMIT))
+
+
+async def _resolve(
+    client: AsyncClient, target: Target, users: dict[str, str], agents: dict[str, str]
+) -> None:
+    user_id = users[target.conversation.user]
+    found = await client.find_session(user_id, target.session.name)
+    if found is None:
+        agent_id = agents[target.conversation.agent]
+        try:
+            found = await client.create_session(user_id, agent_id, target.session.name)
+            target.created = True
+        except ConflictError:  # created by someone else meanwhile
+            found = await client.find_session(user_id, target.session.name)
+            if found is None:
+                raise
+    target.session_id = found.id
+    if not target.created:
+        target.before = await _count(client, found.id)
+
+
+async def resolve(
+    client: AsyncClient, conversations: Sequence[Conversation], concurrency: int
+) -> list[Target]:
+    """Every session of the file with its server id (users, agents, sessions made if needed)."""
+    user_names = sorted({c.user for c in conversations})
+    agent_names = sorted({c.agent for c in conversations})
+    users = await _bounded(concurrency, [partial(client.get_or_create_user, n) for n in user_names])
+    agents = await _bounded(
+        concurrency, [partial(client.get_or_create_agent, n) for n in agent_names]
+    )
+    user_ids = {u.name: u.id for u in users}
+    agent_ids = {a.name: a.id for a in agents}
+    targets = [Target(c, s) for c in conversations for s in c.sessions]
+    await _bounded(
+        concurrency, [partial(_resolve, client, t, user_ids, agent_ids) for t in targets]
+    )
+    return targets
+
+
+def items(targets: Sequence[Target], file_name: str) -> tuple[list[BulkItem], list[str]]:
+    """One bulk item per message, in file order, with its key; and a label for each."""
+    out: list[BulkItem] = []
+    labels: list[str] = []
+    for t in targets:
+        for i, message in enumerate(t.session.messages):
+            key = message_key(file_name, t.conversation.key, t.session.name, i)
+            out.append(BulkItem(t.session_id, [message], key))
+            labels.append(f"{t.session.name}[{i}]")
+    return out, labels
+
+
+async def _count_new(
+    client: AsyncClient, targets: Sequence[Target], concurrency: int
+) -> int | None:
+    """Messages the server gained in the file's sessions (None: a session is too large to say)."""
+    before: dict[str, int] = {}
+    for t in targets:  # two conversations of the file may share one session
+        before[t.session_id] = min(before.get(t.session_id, t.before), t.before)
+    ids = list(before)
+    after = await _bounded(concurrency, [partial(_count, client, sid) for sid in ids])
+    if COUNT_LIMIT in (*before.values(), *after):
+        return None
+    return sum(a - before[sid] for sid, a in zip(ids, after, strict=True))
+
+
+async def run_import(
+    client: AsyncClient,
+    conversations: Sequence[Conversation],
+    options: ImportOptions,
+    progress: Progress,
+    report: ImportReport,
+) -> ImportReport:
+    """Insert ``conversations``; ``report`` is filled in as items end (and kept on Ctrl-C)."""
+    await client.health()  # an unreachable server fails here, before anything is made
+    targets = await resolve(client, conversations, options.concurrency)
+    report.created_sessions = sum(t.created for t in targets)
+    bulk, labels = items(targets, options.path.name)
+
+    def on_result(result: ItemResult) -> None:
+        if result.ok:
+            report.accepted += 1
+        else:
+            report.failures.append((labels[result.index], str(result.error)))
+        progress.advance(result.ok)
+
+    progress.start(len(bulk))
+    start = time.perf_counter()
+    try:
+        result = await client.bulk_add(
+            bulk,
+            max_concurrency=options.concurrency,
+            adaptive=options.adaptive,
+            in_session_order=True,
+            on_result=on_result,
+        )
+    except asyncio.CancelledError:
+        report.interrupted = True
+        raise
+    finally:
+        report.elapsed_seconds = time.perf_counter() - start
+        progress.stop()
+    report.final_concurrency = result.final_concurrency
+    report.new_messages = await _count_new(client, targets, options.concurrency)
+    return report
+
+
+__all__ = [
+    "COUNT_LIMIT",
+    "ImportOptions",
+    "ImportReport",
+    "Progress",
+    "Target",
+    "items",
+    "message_key",
+    "resolve",
+    "run_import",
+]

@@ -1,0 +1,1 @@
+"""Tests of memfuse_server.client, bulk insertion and `memfuse-server import`."""
