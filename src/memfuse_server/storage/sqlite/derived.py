@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from memfuse_server.models import ItemKind
 from memfuse_server.storage.sqlite.documents import Changes, remove_documents
-from memfuse_server.storage.sqlite.rows import placeholders
+from memfuse_server.storage.sqlite.rows import param_marks
 
 # (kind, item table, provenance table, provenance column)
 _DERIVED = (
@@ -26,7 +26,7 @@ _DERIVED = (
 def _orphans(
     conn: sqlite3.Connection, sources: str, column: str, message_ids: Sequence[str]
 ) -> list[str]:
-    marks = placeholders(len(message_ids))
+    marks = param_marks(len(message_ids))
     touched = [
         r[0]
         for r in conn.execute(
@@ -40,7 +40,7 @@ def _orphans(
     left = {
         r[0]
         for r in conn.execute(
-            f"SELECT DISTINCT {column} FROM {sources} WHERE {column} IN ({placeholders(len(touched))})",
+            f"SELECT DISTINCT {column} FROM {sources} WHERE {column} IN ({param_marks(len(touched))})",
             touched,
         )
     }
@@ -58,7 +58,7 @@ def delete_items(
     """Delete derived items and their search rows (an entity takes its relations along)."""
     if not ids:
         return
-    marks = placeholders(len(ids))
+    marks = param_marks(len(ids))
     if kind is ItemKind.ENTITY:
         linked = [
             r[0]

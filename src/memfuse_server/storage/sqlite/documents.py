@@ -16,7 +16,7 @@ import numpy as np
 
 from memfuse_server.embeddings.base import Vectors
 from memfuse_server.models import ItemKind
-from memfuse_server.storage.sqlite.rows import placeholders
+from memfuse_server.storage.sqlite.rows import param_marks
 
 
 @dataclass
@@ -63,13 +63,13 @@ def remove_documents(
     if not item_ids:
         return
     rows = conn.execute(
-        f"SELECT seq FROM documents WHERE kind = ? AND item_id IN ({placeholders(len(item_ids))})",
+        f"SELECT seq FROM documents WHERE kind = ? AND item_id IN ({param_marks(len(item_ids))})",
         (kind.value, *item_ids),
     ).fetchall()
     seqs = [int(r[0]) for r in rows]
     if not seqs:
         return
-    marks = placeholders(len(seqs))
+    marks = param_marks(len(seqs))
     conn.execute(f"DELETE FROM documents_fts WHERE rowid IN ({marks})", seqs)
     conn.execute(f"DELETE FROM documents WHERE seq IN ({marks})", seqs)
     epoch = conn.execute(
@@ -85,7 +85,7 @@ def item_vectors(conn: sqlite3.Connection, kind: ItemKind, item_ids: Sequence[st
     if not item_ids:
         return np.zeros((0, 0), dtype=np.float32)
     rows = conn.execute(
-        f"SELECT vector FROM documents WHERE kind = ? AND item_id IN ({placeholders(len(item_ids))})",
+        f"SELECT vector FROM documents WHERE kind = ? AND item_id IN ({param_marks(len(item_ids))})",
         (kind.value, *item_ids),
     ).fetchall()
     if not rows:

@@ -13,7 +13,7 @@ from memfuse_server.embeddings.base import Vectors
 from memfuse_server.extraction.base import Fact
 from memfuse_server.models import ItemKind
 from memfuse_server.storage.sqlite.documents import add_documents, bump_memory_version
-from memfuse_server.storage.sqlite.rows import placeholders, ts
+from memfuse_server.storage.sqlite.rows import param_marks, ts
 
 _SPACE = re.compile(r"\s+")
 
@@ -30,7 +30,7 @@ def existing_messages(conn: sqlite3.Connection, ids: Iterable[str]) -> list[str]
     if not wanted:
         return []
     rows = conn.execute(
-        f"SELECT id FROM messages WHERE id IN ({placeholders(len(wanted))})", wanted
+        f"SELECT id FROM messages WHERE id IN ({param_marks(len(wanted))})", wanted
     ).fetchall()
     return [r[0] for r in rows]
 

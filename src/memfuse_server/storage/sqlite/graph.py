@@ -20,7 +20,7 @@ from memfuse_server.layers.texts import alias_key, entity_text, relation_text
 from memfuse_server.models import ItemKind
 from memfuse_server.storage.sqlite.documents import add_documents, bump_memory_version
 from memfuse_server.storage.sqlite.facts import content_hash, existing_messages, link_sources
-from memfuse_server.storage.sqlite.rows import placeholders, ts
+from memfuse_server.storage.sqlite.rows import param_marks, ts
 
 
 def find_entity(conn: sqlite3.Connection, user_id: str, names: Sequence[str]) -> str | None:
@@ -29,7 +29,7 @@ def find_entity(conn: sqlite3.Connection, user_id: str, names: Sequence[str]) ->
         return None
     row = conn.execute(
         f"SELECT entity_id FROM entity_aliases WHERE user_id = ? AND alias_key IN"
-        f" ({placeholders(len(keys))}) LIMIT 1",
+        f" ({param_marks(len(keys))}) LIMIT 1",
         (user_id, *keys),
     ).fetchone()
     return None if row is None else str(row[0])

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import orjson
 
 from memfuse_server.models import JSON, Job, LayerTimings, QueueStats
-from memfuse_server.storage.sqlite.rows import dt, placeholders, ts
+from memfuse_server.storage.sqlite.rows import dt, param_marks, ts
 
 PROCESS_EPISODE = "process_episode"
 
@@ -51,7 +51,7 @@ def claim(
         return []
     claimed = conn.execute(
         f"UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = ?,"
-        f" locked_until = ?, updated_at = ? WHERE id IN ({placeholders(len(ids))})"
+        f" locked_until = ?, updated_at = ? WHERE id IN ({param_marks(len(ids))})"
         " RETURNING id, kind, user_id, payload, attempts, request_id",
         (worker_id, ts(now + lease), ts(now), *ids),
     ).fetchall()
@@ -65,7 +65,7 @@ def renew(
     if ids:
         conn.execute(
             f"UPDATE jobs SET locked_until = ? WHERE locked_by = ? AND status = 'running'"
-            f" AND id IN ({placeholders(len(ids))})",
+            f" AND id IN ({param_marks(len(ids))})",
             (ts(now + lease), worker_id, *ids),
         )
 
@@ -104,7 +104,7 @@ def retry_dead(conn: sqlite3.Connection, ids: Sequence[int] | None, now: datetim
     where = "status = 'dead'"
     args: list[object] = [ts(now), ts(now)]
     if ids is not None:
-        where += f" AND id IN ({placeholders(len(ids))})"
+        where += f" AND id IN ({param_marks(len(ids))})"
         args += list(ids)
     cur = conn.execute(
         "UPDATE jobs SET status = 'pending', attempts = 0, run_after = ?, updated_at = ?"

@@ -16,7 +16,7 @@ from memfuse_server.storage.sqlite.documents import (
     bump_memory_version,
     remove_documents,
 )
-from memfuse_server.storage.sqlite.rows import placeholders, to_knowledge, ts
+from memfuse_server.storage.sqlite.rows import param_marks, to_knowledge, ts
 
 
 def add_knowledge(
@@ -39,7 +39,7 @@ def list_knowledge(conn: sqlite3.Connection, user_id: str) -> list[Knowledge]:
 
 def read_knowledge(conn: sqlite3.Connection, user_id: str, ids: Sequence[str]) -> list[Knowledge]:
     rows = conn.execute(
-        f"SELECT * FROM knowledge WHERE user_id = ? AND id IN ({placeholders(len(ids))})",
+        f"SELECT * FROM knowledge WHERE user_id = ? AND id IN ({param_marks(len(ids))})",
         (user_id, *ids),
     ).fetchall()
     by_id = {r["id"]: to_knowledge(r) for r in rows}
@@ -73,7 +73,7 @@ def delete_knowledge(
 ) -> None:
     read_knowledge(conn, user_id, ids)
     remove_documents(conn, user_id, ItemKind.KNOWLEDGE, ids, changes)
-    conn.execute(f"DELETE FROM knowledge WHERE id IN ({placeholders(len(ids))})", list(ids))
+    conn.execute(f"DELETE FROM knowledge WHERE id IN ({param_marks(len(ids))})", list(ids))
     bump_memory_version(conn, user_id)
 
 

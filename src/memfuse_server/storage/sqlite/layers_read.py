@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from memfuse_server.layers.texts import alias_key, relation_text
 from memfuse_server.models import JSON, Hit, ItemKind, MemoryItem
 from memfuse_server.storage.sqlite.documents import owner_token
-from memfuse_server.storage.sqlite.rows import dt, placeholders
+from memfuse_server.storage.sqlite.rows import dt, param_marks
 
 _WORD = re.compile(r"[\w'&-]+", re.UNICODE)
 _RELATION = (
@@ -31,7 +31,7 @@ def _sources(
         return out
     rows = conn.execute(
         f"SELECT s.{column}, s.message_id FROM {table} s JOIN messages m ON m.id = s.message_id"
-        f" WHERE s.{column} IN ({placeholders(len(ids))}) ORDER BY m.created_at, m.seq",
+        f" WHERE s.{column} IN ({param_marks(len(ids))}) ORDER BY m.created_at, m.seq",
         list(ids),
     )
     for item_id, message_id in rows:
@@ -61,7 +61,7 @@ def resolve_facts(
     conn: sqlite3.Connection, user_id: str, ids: Sequence[str]
 ) -> Iterable[MemoryItem]:
     rows = conn.execute(
-        f"SELECT * FROM facts WHERE user_id = ? AND id IN ({placeholders(len(ids))})",
+        f"SELECT * FROM facts WHERE user_id = ? AND id IN ({param_marks(len(ids))})",
         (user_id, *ids),
     ).fetchall()
     sources = _sources(conn, "fact_sources", "fact_id", [r["id"] for r in rows])
@@ -79,7 +79,7 @@ def resolve_relations(
     conn: sqlite3.Connection, user_id: str, ids: Sequence[str]
 ) -> Iterable[MemoryItem]:
     rows = conn.execute(
-        f"{_RELATION} WHERE r.user_id = ? AND r.id IN ({placeholders(len(ids))})", (user_id, *ids)
+        f"{_RELATION} WHERE r.user_id = ? AND r.id IN ({param_marks(len(ids))})", (user_id, *ids)
     ).fetchall()
     sources = _sources(conn, "relation_sources", "relation_id", [r["id"] for r in rows])
     for r in rows:
@@ -107,7 +107,7 @@ def _relation_extra(r: sqlite3.Row) -> JSON:
 def _aliases(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for entity_id, alias in conn.execute(
-        f"SELECT entity_id, alias FROM entity_aliases WHERE entity_id IN ({placeholders(len(ids))})"
+        f"SELECT entity_id, alias FROM entity_aliases WHERE entity_id IN ({param_marks(len(ids))})"
         " ORDER BY alias",
         list(ids),
     ):
@@ -119,7 +119,7 @@ def resolve_entities(
     conn: sqlite3.Connection, user_id: str, ids: Sequence[str]
 ) -> Iterable[MemoryItem]:
     rows = conn.execute(
-        f"SELECT * FROM entities WHERE user_id = ? AND id IN ({placeholders(len(ids))})",
+        f"SELECT * FROM entities WHERE user_id = ? AND id IN ({param_marks(len(ids))})",
         (user_id, *ids),
     ).fetchall()
     found = [r["id"] for r in rows]
@@ -147,7 +147,7 @@ def named_entities(conn: sqlite3.Connection, user_id: str, text: str) -> list[st
         return []
     rows = conn.execute(
         "SELECT DISTINCT entity_id FROM entity_aliases WHERE user_id = ? AND alias_key IN"
-        f" ({placeholders(len(phrases))})",
+        f" ({param_marks(len(phrases))})",
         (user_id, *phrases),
     ).fetchall()
     return [r[0] for r in rows]
@@ -158,7 +158,7 @@ def search_graph(conn: sqlite3.Connection, user_id: str, text: str, limit: int) 
     entity_ids = named_entities(conn, user_id, text)
     if not entity_ids:
         return []
-    marks = placeholders(len(entity_ids))
+    marks = param_marks(len(entity_ids))
     relations = conn.execute(
         f"SELECT id FROM relations WHERE user_id = ? AND (subject_id IN ({marks}) OR object_id IN"
         f" ({marks})) ORDER BY confidence DESC, created_at DESC LIMIT ?",

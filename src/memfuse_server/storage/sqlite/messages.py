@@ -33,7 +33,7 @@ from memfuse_server.storage.sqlite.episodes import (
     window_state,
 )
 from memfuse_server.storage.sqlite.jobs import PROCESS_EPISODE, enqueue
-from memfuse_server.storage.sqlite.rows import placeholders, scoped, to_message, ts
+from memfuse_server.storage.sqlite.rows import param_marks, scoped, to_message, ts
 
 _INSERT = (
     "INSERT INTO messages (id, session_id, user_id, role, name, content, metadata, tokens,"
@@ -158,7 +158,7 @@ def _owned(
     """The rows of these messages, in the order asked; NotFound if any is not in the session."""
     scope, args = scoped(owner)
     rows = conn.execute(
-        f"SELECT * FROM messages WHERE session_id = ? AND id IN ({placeholders(len(ids))}){scope}",
+        f"SELECT * FROM messages WHERE session_id = ? AND id IN ({param_marks(len(ids))}){scope}",
         (session_id, *ids, *args),
     ).fetchall()
     by_id = {r["id"]: r for r in rows}
@@ -219,7 +219,7 @@ def delete_messages(
     user_id = rows[0]["user_id"]
     remove_documents(conn, user_id, ItemKind.MESSAGE, ids, changes)
     forget_messages(conn, user_id, ids, changes)
-    conn.execute(f"DELETE FROM messages WHERE id IN ({placeholders(len(ids))})", list(ids))
+    conn.execute(f"DELETE FROM messages WHERE id IN ({param_marks(len(ids))})", list(ids))
     _rederive(conn, session_id, user_id, rows, now, changes)
 
 

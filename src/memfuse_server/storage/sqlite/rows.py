@@ -68,13 +68,13 @@ def scoped(owner: str | None, column: str = "user_id") -> tuple[str, tuple[str, 
     return (f" AND {column} = ?", (owner,)) if owner else ("", ())
 
 
-def placeholders(n: int) -> str:
+def param_marks(n: int) -> str:
     return ",".join("?" * n)
 
 
 __all__ = [
     "dt",
-    "placeholders",
+    "param_marks",
     "to_agent",
     "to_knowledge",
     "to_message",

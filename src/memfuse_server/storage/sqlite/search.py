@@ -13,7 +13,7 @@ from cachetools import TTLCache
 from memfuse_server.models import Hit, ItemKind, MemoryItem
 from memfuse_server.storage.sqlite import layers_read
 from memfuse_server.storage.sqlite.documents import owner_token
-from memfuse_server.storage.sqlite.rows import dt, placeholders
+from memfuse_server.storage.sqlite.rows import dt, param_marks
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORD_TEXT = """
@@ -132,7 +132,7 @@ def _messages(conn: sqlite3.Connection, user_id: str, ids: Sequence[str]) -> Ite
     rows = conn.execute(
         "SELECT m.*, s.agent_id, s.name AS session_name FROM messages m"
         " JOIN sessions s ON s.id = m.session_id"
-        f" WHERE m.user_id = ? AND m.id IN ({placeholders(len(ids))})",
+        f" WHERE m.user_id = ? AND m.id IN ({param_marks(len(ids))})",
         (user_id, *ids),
     )
     for r in rows:
@@ -152,7 +152,7 @@ def _messages(conn: sqlite3.Connection, user_id: str, ids: Sequence[str]) -> Ite
 
 
 def _chunks(conn: sqlite3.Connection, user_id: str, ids: Sequence[str]) -> Iterable[MemoryItem]:
-    marks = placeholders(len(ids))
+    marks = param_marks(len(ids))
     members: dict[str, list[str]] = {}
     for episode_id, message_id in conn.execute(
         f"SELECT episode_id, id FROM messages WHERE episode_id IN ({marks}) ORDER BY created_at, seq",
@@ -182,7 +182,7 @@ def _chunks(conn: sqlite3.Connection, user_id: str, ids: Sequence[str]) -> Itera
 
 def _knowledge(conn: sqlite3.Connection, user_id: str, ids: Sequence[str]) -> Iterable[MemoryItem]:
     rows = conn.execute(
-        f"SELECT * FROM knowledge WHERE user_id = ? AND id IN ({placeholders(len(ids))})",
+        f"SELECT * FROM knowledge WHERE user_id = ? AND id IN ({param_marks(len(ids))})",
         (user_id, *ids),
     )
     for r in rows:
