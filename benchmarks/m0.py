@@ -186,8 +186,9 @@ def check(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 @contextmanager
-def running_server(data_dir: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(data_dir, settings=M0_ONLY).start(timeout=120.0)
+def running_server(data_dir: Path, partition_rows: int = 0) -> Iterator[ServerProcess]:
+    settings = {**M0_ONLY, "database": {"vector_partition_rows": partition_rows}}
+    proc = ServerProcess(data_dir, settings=settings).start(timeout=120.0)
     try:
         yield proc
     finally:
@@ -395,7 +396,7 @@ async def measure_queries(
 
 
 def query_levels(
-    scale: Scale, data_dir: Path, pool: list[str], vectors: Vectors
+    scale: Scale, data_dir: Path, pool: list[str], vectors: Vectors, partition_rows: int = 0
 ) -> list[QueryResult]:
     url = f"sqlite:///{data_dir / 'memfuse.db'}"  # the file ServerProcess points the server at
     data_dir.mkdir(parents=True)
@@ -404,7 +405,7 @@ def query_levels(
     for i, total in enumerate(scale.stored):
         seconds = asyncio.run(seeder.grow_to(total))
         queries = TextGen(100 + i).queries(scale.warmup + scale.queries)
-        with running_server(data_dir) as proc:
+        with running_server(data_dir, partition_rows) as proc:
             measured = asyncio.run(measure_queries(proc.api, seeder.user_id, queries, scale.warmup))
         results.append(QueryResult(total, seconds, *measured))
     return results
@@ -573,7 +574,7 @@ def plot(report: Report, path: Path) -> None:
 # ---------------------------------------------------------------- main
 
 
-def run(scale: Scale, tmp: Path, log: Callable[[str], None]) -> Report:
+def run(scale: Scale, tmp: Path, log: Callable[[str], None], partition_rows: int = 0) -> Report:
     pool_texts = TextGen(2).distinct_messages(scale.pool_size)
     log("1/3 raw embedder")
     embedder = asyncio.run(measure_embedder(scale, pool_texts))
@@ -581,7 +582,7 @@ def run(scale: Scale, tmp: Path, log: Callable[[str], None]) -> Report:
     with running_server(tmp / "ingest") as proc:
         ingest = asyncio.run(measure_ingest(proc.api, scale))
     log("3/3 seeding and queries")
-    queries = query_levels(scale, tmp / "query", pool_texts, embedder.pool_vectors)
+    queries = query_levels(scale, tmp / "query", pool_texts, embedder.pool_vectors, partition_rows)
     return Report(scale, embedder, ingest, queries)
 
 
@@ -603,6 +604,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="markdown file whose M0 section is replaced (default: docs/benchmarks.md for a "
         "full run, none for --quick); the plot m0.png goes next to it",
     )
+    parser.add_argument(
+        "--partition-rows",
+        type=int,
+        default=0,
+        help="database.vector_partition_rows of the query servers (0: exact search, the default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -617,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.1f} s] {step}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="memfuse-bench-") as tmp:
-        report = run(scale, Path(tmp), log)
+        report = run(scale, Path(tmp), log, args.partition_rows)
     rows = all_rows(report)
     print_table(rows, f"M0 benchmark ({scale.name}, {time.perf_counter() - started:.0f} s)")
     if out is not None:
