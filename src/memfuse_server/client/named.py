@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,11 +13,11 @@ T = TypeVar("T")
 R = TypeVar("R", User, Agent)
 
 
-class Named:
+class Named(ABC):
     """The user and agent methods of ``AsyncClient``; subclasses provide ``_call``."""
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any: ...
 
     async def _get_or_create(
         self, find: Callable[[], Awaitable[T | None]], create: Callable[[], Awaitable[T]]
