@@ -12,11 +12,15 @@
    embedder is the limit, and adaptive mode (max 50) against the best fixed concurrency.
 3. ``memfuse-server import`` of the dev set twice: the second run must add 0 messages.
 
+The client side runs on uvloop when it is installed (it comes with ``uvicorn[standard]``; pass
+``--asyncio`` for the standard event loop): a choice of this entry point, as the loopback
+server's ``--uvloop`` is of its own; importing the client never installs an event loop policy.
+
 Every figure is the median of ``--repeats`` runs (fresh texts each run). Prints the tables; with
 ``--out`` (the default for a full run) writes the "Bulk insertion" section of docs/benchmarks.md
 and docs/bulk.png (throughput against concurrency).
 
-Usage: ``python benchmarks/bulk.py [--quick] [--repeats N] [--out docs/benchmarks.md]``
+Usage: ``python benchmarks/bulk.py [--quick] [--repeats N] [--asyncio] [--out docs/benchmarks.md]``
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import shlex
 import statistics
@@ -31,9 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
@@ -45,6 +51,8 @@ from tests.serverproc import ServerProcess  # noqa: E402
 from benchmarks.report import write_section  # noqa: E402
 from memfuse_server.client import AsyncClient, BulkItem  # noqa: E402
 from memfuse_server.client.lanes import LaneTransport  # noqa: E402
+
+T = TypeVar("T")
 
 TITLE = "Bulk insertion: client concurrency, adaptive mode, import"
 LATENCY = 0.05
@@ -107,6 +115,20 @@ class Texts:
             )
             out.append(BulkItem(sessions[i % len(sessions)], [{"role": "user", "content": text}]))
         return out
+
+
+def event_loop_name(use_uvloop: bool) -> str:
+    """The loop the client side will run on: uvloop if wanted and installed, else asyncio."""
+    return "uvloop" if use_uvloop and importlib.util.find_spec("uvloop") else "asyncio"
+
+
+def run_client(main: Coroutine[Any, Any, T], loop: str) -> T:
+    """``asyncio.run(main)``, on uvloop when ``loop`` says so (this entry point's choice)."""
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def median(values: Sequence[float]) -> float:
@@ -316,11 +338,17 @@ def import_rows(imports: list[ImportRun]) -> list[str]:
 
 
 def markdown(
-    fake: Tables, real: Tables, imports: list[ImportRun], command: str, load: str, scale: Scale
+    fake: Tables,
+    real: Tables,
+    imports: list[ImportRun],
+    command: str,
+    load: str,
+    scale: Scale,
+    loop: str,
 ) -> list[str]:
     lines = [
         f"Produced by `{command}`: medians of {scale.repeats} runs, on 2 cores shared with other",
-        f"jobs (load average {load}): compare ratios within one run.",
+        f"jobs (load average {load}): compare ratios within one run. The client ran on {loop}.",
         "",
         *verdicts(fake, real, imports),
         "",
@@ -398,7 +426,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one run each, fewer items")
     parser.add_argument("--repeats", type=int, default=None, help="runs per figure (median)")
     parser.add_argument("--out", type=Path, default=None, help="markdown file to update")
+    parser.add_argument(
+        "--asyncio", action="store_true", help="run the client on asyncio's loop, not uvloop"
+    )
     args = parser.parse_args(argv)
+    loop = event_loop_name(not args.asyncio)
     scale = QUICK if args.quick else FULL
     if args.repeats:
         scale = Scale(args.repeats, scale.real_items)
@@ -409,21 +441,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(step: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s] {step}", file=sys.stderr, flush=True)
 
-    log("1/3 injected 50 ms latency")
+    log(f"1/3 injected 50 ms latency (client on {loop})")
     with latency_server() as url:
-        fake = asyncio.run(latency_tables(url, scale.repeats))
+        fake = run_client(latency_tables(url, scale.repeats), loop)
     with tempfile.TemporaryDirectory(prefix="memfuse-bench-bulk-") as tmp:
         server = ServerProcess(Path(tmp), settings={"worker": {"enabled": False}}).start()
         try:
             log("2/3 real server")
-            real = asyncio.run(real_tables(server.base_url, scale))
+            real = run_client(real_tables(server.base_url, scale), loop)
             log("3/3 import twice")
             imports = import_twice(server) if DEVSET.exists() else []
         finally:
             server.stop()
     command = shlex.join([".venv/bin/python", "benchmarks/bulk.py", *argv])
     load = f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
-    lines = markdown(fake, real, imports, command, load, scale)
+    lines = markdown(fake, real, imports, command, load, scale, loop)
     print("\n".join(lines))
     if out is not None:
         write_section(out, TITLE, lines)

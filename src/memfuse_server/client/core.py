@@ -101,9 +101,26 @@ class Core:
         await self.http.aclose()
 
     async def request(self, request: Request) -> Any:
-        """The ``data`` of the success envelope; a ``MemFuseClientError`` otherwise."""
+        """The ``data`` of the success envelope; a ``MemFuseClientError`` otherwise.
+
+        The first attempt runs outside the retry machinery (tenacity costs tens of microseconds on
+        every request); only a retryable failure enters ``policy.run``, whose first attempt
+        replays that failure, so attempts, waits and the error raised are the policy's own.
+        """
         try:
-            return await self.policy.run(lambda: self._attempt(request))
+            return await self._attempt(request)
+        except _Retry as first:
+            failure: _Retry | None = first
+
+        async def again() -> Any:
+            nonlocal failure
+            if failure is not None:
+                replay, failure = failure, None
+                raise replay
+            return await self._attempt(request)
+
+        try:
+            return await self.policy.run(again)
         except _Retry as exc:
             raise exc.error from exc.error.__cause__
 
