@@ -37,6 +37,7 @@ class _State:
     capacity: int | None
     lock: threading.Lock = field(default_factory=threading.Lock)
     requests: int = 0
+    connections: int = 0  # accepted so far
     in_flight: int = 0
     max_in_flight: int = 0
     failures: deque[tuple[int, float | None]] = field(default_factory=deque)
@@ -61,6 +62,8 @@ class _Handler:
         task = asyncio.current_task()
         assert task is not None
         self.connections.add(task)
+        with self.state.lock:
+            self.state.connections += 1
         try:
             while await self._one(reader, writer):
                 pass
@@ -213,6 +216,10 @@ class LoopbackServer:
         with self.state.lock:
             self.state.failures.extend((status, retry_after) for _ in range(n))
 
+    def close_connections(self) -> None:
+        """End every open connection (as a server does with idle keep-alive ones); keep serving."""
+        asyncio.run_coroutine_threadsafe(self._handler.close(), self._loop).result(timeout=10)
+
     def drop_next(self, n: int = 1) -> None:
         with self.state.lock:
             self.state.drops += n
@@ -221,6 +228,12 @@ class LoopbackServer:
     def requests(self) -> int:
         with self.state.lock:
             return self.state.requests
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        with self.state.lock:
+            return self.state.connections
 
     @property
     def max_in_flight(self) -> int:

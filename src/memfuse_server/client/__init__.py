@@ -11,7 +11,8 @@
         )
         print(result.failed, client.get_insertion_metrics())
 
-Layout: ``core`` (HTTP, retries, the envelope), ``async_client`` and ``named`` (the API as
+Layout: ``core`` (requests, retries, the envelope), ``transport`` (HTTP over aiohttp behind
+httpx's transport interface), ``async_client`` and ``named`` (the API as
 methods), ``sync_client`` (the blocking twin), ``bulk`` / ``adaptive`` / ``metrics`` (bulk
 insertion), ``models`` (typed results), ``errors`` (the exception tree).
 """

@@ -32,7 +32,7 @@ from memfuse_server.client.errors import (
     RequestTimeout,
     api_error,
 )
-from memfuse_server.client.lanes import LaneTransport
+from memfuse_server.client.transport import AiohttpTransport
 from memfuse_server.config import ClientSettings
 from memfuse_server.http_retry import RetryableError, RetryPolicy, excerpt, retry_after
 
@@ -72,10 +72,12 @@ def api_root(base_url: str) -> str:
 
 
 class Core:
-    """An ``httpx.AsyncClient`` for one server, with the retry policy and envelope parsing.
+    """One server's API over an httpx transport, with the retry policy and envelope parsing.
 
-    Over HTTP it uses ``LaneTransport`` (a connection per request in flight); tests pass an
-    ``httpx.ASGITransport`` to call the app in-process.
+    Requests go straight to the transport (``AiohttpTransport`` by default; tests pass an
+    ``httpx.ASGITransport`` to call the app in-process): an ``httpx.AsyncClient`` around it
+    would add cookie, redirect, auth and URL handling the API does not use, at about 100 us of
+    CPU a request, which bulk insertion spends one request at a time on one event loop.
     """
 
     def __init__(
@@ -84,21 +86,20 @@ class Core:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"User-Agent": USER_AGENT}
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         key = settings.api_key.get_secret_value()
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        self.headers = headers
         self.base_url = api_root(settings.base_url)
         self.policy = RetryPolicy(settings.max_retries, settings.retry_backoff_seconds)
-        self.http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=settings.timeout_seconds,
-            transport=transport or LaneTransport(),
-        )
+        t = settings.timeout_seconds
+        self.extensions = {"timeout": {"connect": t, "read": t, "write": t, "pool": t}}
+        self.urls = _Urls(self.base_url)
+        self.transport = transport or AiohttpTransport()
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        await self.transport.aclose()
 
     async def request(self, request: Request) -> Any:
         """The ``data`` of the success envelope; a ``MemFuseClientError`` otherwise.
@@ -126,20 +127,43 @@ class Core:
 
     async def _attempt(self, request: Request) -> Any:
         content = None if request.body is None else orjson.dumps(request.body)
-        headers = dict(request.headers)
+        headers = {**self.headers, **request.headers}
         if content is not None:
             headers["Content-Type"] = "application/json"
+        http_request = httpx.Request(
+            request.method,
+            self.urls.get(request.path, _params(request.params)),
+            headers=headers,
+            content=content,
+            extensions=self.extensions,
+        )
         try:
-            response = await self.http.request(
-                request.method,
-                request.path,
-                params=_params(request.params),
-                content=content,
-                headers=headers,
-            )
+            response = await self.transport.handle_async_request(http_request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             raise _transport_failure(exc, request) from exc
         return _data(response, request)
+
+
+class _Urls:
+    """The ``httpx.URL`` of each API path, built once (parsing one costs tens of microseconds)."""
+
+    limit = 4096
+
+    def __init__(self, base_url: str) -> None:
+        self.base = httpx.URL(base_url)
+        self.cache: dict[str, httpx.URL] = {}
+
+    def get(self, path: str, params: dict[str, str] | None) -> httpx.URL:
+        url = self.cache.get(path)
+        if url is None:
+            if len(self.cache) >= self.limit:
+                self.cache.clear()
+            url = self.cache[path] = self.base.copy_with(path=self.base.path + path)
+        return url.copy_merge_params(params) if params else url
 
 
 def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:

@@ -1,0 +1,118 @@
+"""``AiohttpTransport``: the client's HTTP over aiohttp, behind httpx's transport interface.
+
+The client speaks httpx (``httpx.Request`` in, ``httpx.Response`` out, any
+``httpx.AsyncBaseTransport`` accepted, ``httpx.ASGITransport`` in the tests) but moves bytes
+with aiohttp, whose connection pool and C-accelerated parser cost about a third of httpcore's
+CPU per request. That CPU is what bounds bulk insertion: with 50 requests in flight, the client
+spends it one request at a time on one event loop (docs/benchmarks.md, "Bulk insertion").
+
+Whether a failed request may have reached the server decides whether it is safe to repeat, so
+aiohttp's errors map onto httpx's by that line: a connection that could not be opened (or a
+free connection not found in time) becomes ``httpx.ConnectError`` or ``httpx.ConnectTimeout``
+(nothing was sent); everything after that, a dropped connection or a slow
+answer, becomes ``httpx.ReadError`` / ``httpx.RemoteProtocolError`` / ``httpx.ReadTimeout``.
+
+Bodies are read whole (the API answers JSON envelopes). Idle connections are closed after
+``keepalive_seconds`` (4 s: below uvicorn's 5 s, so the client never reuses a connection the
+server is closing). Proxy settings from the environment are not applied, as with any transport
+given to httpx; pass ``transport=httpx.AsyncHTTPTransport(proxy=...)`` to go through a proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import httpx
+from yarl import URL
+
+_TIMEOUT_KEYS = ("connect", "read", "write", "pool")
+# Framing headers aiohttp writes itself from the body (given explicitly, it writes the body
+# in a second, slower step).
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over one ``aiohttp.ClientSession`` (made on first use, in its loop)."""
+
+    def __init__(self, max_connections: int = 100, keepalive_seconds: float = 4.0) -> None:
+        self.max_connections = max_connections
+        self.keepalive_seconds = keepalive_seconds
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[httpx.URL, URL] = {}
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self.max_connections, keepalive_timeout=self.keepalive_seconds
+        )
+        return aiohttp.ClientSession(connector=connector)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._session is None:
+            self._session = self._open()
+        with _mapped(request):
+            async with self._session.request(
+                request.method,
+                self._url(request.url),
+                headers=[h for h in request.headers.multi_items() if h[0].lower() not in _FRAMING],
+                data=request.content or None,
+                allow_redirects=False,
+                timeout=self._timeout(request),
+            ) as answer:
+                body = await answer.read()
+        return httpx.Response(
+            answer.status,
+            headers=[(k, v) for k, v in answer.headers.items() if k.lower() != "content-encoding"],
+            content=body,
+            request=request,
+        )
+
+    def _url(self, url: httpx.URL) -> URL:
+        """The yarl URL for an httpx one, parsed once (the client asks for few distinct ones)."""
+        found = self._urls.get(url)
+        if found is None:
+            if len(self._urls) >= 4096:
+                self._urls.clear()
+            found = self._urls[url] = URL(str(url), encoded=True)
+        return found
+
+    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+        given = request.extensions.get("timeout", {})
+        key = tuple(given.get(k) for k in _TIMEOUT_KEYS)
+        found = self._timeouts.get(key)
+        if found is None:
+            connect, read, _write, pool = key
+            # aiohttp's ``connect`` covers waiting for a pooled connection plus opening one.
+            found = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=None, connect=pool, sock_connect=connect, sock_read=read
+            )
+        return found
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+
+@contextmanager
+def _mapped(request: httpx.Request) -> Iterator[None]:
+    """aiohttp's exceptions as httpx's, split by whether the request may have been sent."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:  # no free connection, or none opened, in time
+        raise httpx.ConnectTimeout(str(exc) or "timed out connecting", request=request) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
+    except TimeoutError as exc:  # aiohttp.SocketTimeoutError is one
+        raise httpx.ReadTimeout(str(exc) or "timed out reading", request=request) from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise httpx.RemoteProtocolError(str(exc) or "disconnected", request=request) from exc
+    except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+    except aiohttp.ClientError as exc:
+        raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+
+
+__all__ = ["AiohttpTransport"]

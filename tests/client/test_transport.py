@@ -1,0 +1,114 @@
+"""``AiohttpTransport`` against a loopback server: answers, and failures told apart by whether
+the request may have reached the server (what makes a retry safe)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import orjson
+import pytest
+
+from memfuse_server.client.core import Core, Request
+from memfuse_server.client.errors import ConnectionFailed
+from memfuse_server.client.transport import AiohttpTransport
+from memfuse_server.config import ClientSettings
+from tests.client.loopback import LoopbackServer
+from tests.serverproc import free_port
+
+BODY = orjson.dumps({"messages": [{"role": "user", "content": "hello"}]})
+
+
+def post(url: str, timeout: float = 5.0, key: str = "k1") -> httpx.Request:
+    limits = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+    return httpx.Request(
+        "POST",
+        f"{url}/api/v1/sessions/s1/messages",
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+        content=BODY,
+        extensions={"timeout": limits},
+    )
+
+
+async def test_an_answer_comes_back_as_an_httpx_response(loopback: LoopbackServer) -> None:
+    async with AiohttpTransport() as transport:
+        response = await transport.handle_async_request(post(loopback.base_url))
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/json"
+    assert len(response.json()["data"]["message_ids"]) == 1
+    assert loopback.stored("s1") == [{"role": "user", "content": "hello"}]
+
+
+async def test_connections_are_reused(loopback: LoopbackServer) -> None:
+    async with AiohttpTransport() as transport:
+        for i in range(5):
+            await transport.handle_async_request(post(loopback.base_url, key=f"k{i}"))
+    assert (loopback.requests, loopback.connections) == (5, 1)
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    async with AiohttpTransport() as transport:
+        with pytest.raises(httpx.ConnectError):
+            await transport.handle_async_request(post(f"http://127.0.0.1:{free_port()}"))
+
+
+async def test_a_slow_answer_is_a_read_timeout(loopback: LoopbackServer) -> None:
+    loopback.state.latency = 1.0
+    async with AiohttpTransport() as transport:
+        with pytest.raises(httpx.ReadTimeout):
+            await transport.handle_async_request(post(loopback.base_url, timeout=0.2))
+
+
+async def test_no_free_connection_in_time_is_a_connect_timeout(loopback: LoopbackServer) -> None:
+    loopback.state.latency = 0.5
+    async with AiohttpTransport(max_connections=1) as transport:
+        slow = asyncio.create_task(transport.handle_async_request(post(loopback.base_url)))
+        await asyncio.sleep(0.1)  # the one connection is taken
+        with pytest.raises(httpx.ConnectTimeout):
+            await transport.handle_async_request(post(loopback.base_url, timeout=0.1, key="k2"))
+        assert (await slow).status_code == 201
+    assert loopback.requests == 1  # the second request never left
+
+
+async def test_a_dropped_connection_is_not_mistaken_for_an_unsent_request(
+    loopback: LoopbackServer,
+) -> None:
+    loopback.drop_next(1)
+    async with AiohttpTransport() as transport:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await transport.handle_async_request(post(loopback.base_url))
+    assert loopback.requests == 1
+
+
+async def test_a_post_without_idempotency_is_not_repeated_after_a_drop(
+    loopback: LoopbackServer,
+) -> None:
+    """The server may have acted on it: the caller hears of the failure, nothing is resent."""
+    core = Core(ClientSettings(base_url=loopback.base_url, retry_backoff_seconds=0.01))
+    loopback.drop_next(1)
+    try:
+        with pytest.raises(ConnectionFailed):
+            await core.request(Request("POST", "/sessions/s1/messages", body={"messages": []}))
+    finally:
+        await core.aclose()
+    assert loopback.requests == 1
+
+
+async def test_connections_the_server_closed_are_not_reused(loopback: LoopbackServer) -> None:
+    async with AiohttpTransport() as transport:
+        await transport.handle_async_request(post(loopback.base_url))
+        loopback.close_connections()
+        await asyncio.sleep(0.05)
+        response = await transport.handle_async_request(post(loopback.base_url, key="k2"))
+    assert response.status_code == 201
+    assert (loopback.requests, loopback.connections) == (2, 2)
+
+
+async def test_a_closed_transport_can_be_used_again(loopback: LoopbackServer) -> None:
+    transport = AiohttpTransport()
+    await transport.handle_async_request(post(loopback.base_url))
+    await transport.aclose()
+    await transport.aclose()
+    response = await transport.handle_async_request(post(loopback.base_url, key="k2"))
+    await transport.aclose()
+    assert response.status_code == 201
