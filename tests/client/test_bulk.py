@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from memfuse_server.client import (
     BulkItem,
     Client,
     InvalidArgument,
+    ItemResult,
     NotFoundError,
     RequestTimeout,
 )
@@ -118,6 +120,36 @@ async def test_items_that_take_too_long_time_out_one_by_one(loopback: LoopbackSe
     assert "item_timeout=0.2s" in str(result.failed[0].error)
     assert result.elapsed_seconds < 1.5  # two rounds of 0.2 s, not 2 s each
     assert metrics.errors == 6 and metrics.total_items_inserted == 0
+
+
+async def test_a_cancelled_call_still_counts_what_it_inserted(loopback: LoopbackServer) -> None:
+    """Ctrl-C mid-run: the metrics hold the items that ended and those cut off in flight, and
+    the server's count lies between the two (a cut-off request may still be stored)."""
+    loopback.state.latency = 0.1
+    ended: list[int] = []
+    eight = asyncio.Event()
+
+    def on_result(result: ItemResult) -> None:
+        ended.append(result.index)
+        if len(ended) == 8:
+            eight.set()
+
+    async with AsyncClient(loopback.base_url) as client:
+        run = asyncio.create_task(
+            client.bulk_add(texts(40), max_concurrency=4, on_result=on_result)
+        )
+        await eight.wait()
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        metrics = client.get_insertion_metrics()
+    await asyncio.sleep(0.3)  # the server finishes the requests it had
+    assert metrics.batches_processed == 1
+    assert metrics.total_items_inserted == len(ended) and metrics.errors == 0
+    assert metrics.cut_off_items == 4
+    inserted = metrics.total_items_inserted
+    assert inserted <= loopback.stored_count() <= inserted + metrics.cut_off_items
+    assert loopback.stored_count() < 40
 
 
 async def test_a_session_keeps_its_order_when_asked(loopback: LoopbackServer) -> None:

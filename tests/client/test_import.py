@@ -221,6 +221,11 @@ def test_an_interrupted_import_finishes_on_the_next_run_without_duplicates(
     assert "interrupted" in out
     partial = sum(map(len, user_messages(server.api, user).values()))
     assert 20 <= partial < total
+    # The summary accounts for the server's count: accepted, plus at most what was in flight.
+    accepted = int(_row(out, "accepted by the server"))
+    cut_off = int(_row(out, "in flight at Ctrl-C (may be stored)"))
+    assert cut_off <= 1  # --concurrency 1
+    assert accepted <= partial <= accepted + cut_off
 
     again = server.cli("import", str(path), "--url", server.base_url)
     assert again.returncode == 0, again.stderr

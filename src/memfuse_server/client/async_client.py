@@ -330,9 +330,10 @@ class AsyncClient(Named):
             adaptive=defaults.adaptive if adaptive is None else adaptive,
             in_session_order=in_session_order,
         )
-        result = await run_bulk(prepare(items), self._send_item, options, on_result)
-        self._metrics.record(result)
-        return result
+        # Metrics count a cancelled call's finished items too (on_end runs either way).
+        return await run_bulk(
+            prepare(items), self._send_item, options, on_result, self._metrics.record
+        )
 
     def get_insertion_metrics(self) -> InsertionMetrics:
         """Totals of every ``bulk_add`` since the client was made or ``reset_metrics()``."""

@@ -82,6 +82,9 @@ class BulkResult:
     peak_in_flight: int
     final_concurrency: int  # the limit at the end (AIMD's, or max_concurrency)
     adaptive: bool
+    # Items whose request was in flight when the call was cancelled (Ctrl-C): the server may
+    # have stored them; the same items sent again are added at most once (idempotency keys).
+    cut_off: int = 0
 
     @property
     def succeeded(self) -> list[ItemResult]:
@@ -158,6 +161,7 @@ def _from_mapping(index: int, raw: Mapping[str, Any]) -> BulkItem:
 
 Send = Callable[[PreparedItem], Awaitable[list[str]]]
 OnResult = Callable[[ItemResult], None]
+OnEnd = Callable[[BulkResult], None]
 
 
 def _congestion(error: MemFuseClientError) -> bool:
@@ -177,9 +181,11 @@ class _Run:
         initial = 1 if options.adaptive else options.max_concurrency
         self.limit = ConcurrencyLimit(initial)
         self.control = AIMD(options.max_concurrency, initial) if options.adaptive else None
+        self.results: list[ItemResult] = []
+        self.cut_off = 0
 
-    async def run(self, items: Sequence[PreparedItem]) -> list[ItemResult]:
-        results: list[ItemResult] = []
+    async def run(self, items: Sequence[PreparedItem]) -> None:
+        results = self.results
         lanes = _lanes(items, self.options.in_session_order)
         # At most max_concurrency lanes exist at once: tasks stay few however many items.
         slots = asyncio.Semaphore(self.options.max_concurrency)
@@ -195,7 +201,6 @@ class _Run:
             for members in lanes:
                 await slots.acquire()
                 group.create_task(lane(members))
-        return sorted(results, key=lambda r: r.index)
 
     async def one(self, item: PreparedItem) -> ItemResult:
         await self.limit.acquire()
@@ -203,6 +208,9 @@ class _Run:
         start = time.perf_counter()
         try:
             result = await self._attempt(item, start)
+        except asyncio.CancelledError:
+            self.cut_off += 1
+            raise
         finally:
             self.limit.release()
         self._observe(result, in_flight)
@@ -256,19 +264,30 @@ async def run_bulk(
     send: Send,
     options: BulkOptions,
     on_result: OnResult | None = None,
+    on_end: OnEnd | None = None,
 ) -> BulkResult:
-    """Send every item with ``send`` under ``options``; never raises an item's error."""
+    """Send every item with ``send`` under ``options``; never raises an item's error.
+
+    ``on_end`` gets the result even when the call is cancelled (then with the items that
+    ended before, and ``cut_off`` counting those still in flight).
+    """
     run = _Run(send, options, on_result)
     start = time.perf_counter()
-    results = await run.run(items)
-    return BulkResult(
-        items=tuple(results),
-        elapsed_seconds=time.perf_counter() - start,
-        max_concurrency=options.max_concurrency,
-        peak_in_flight=run.limit.peak,
-        final_concurrency=run.limit.limit,
-        adaptive=options.adaptive,
-    )
+    try:
+        await run.run(items)
+    finally:
+        result = BulkResult(
+            items=tuple(sorted(run.results, key=lambda r: r.index)),
+            elapsed_seconds=time.perf_counter() - start,
+            max_concurrency=options.max_concurrency,
+            peak_in_flight=run.limit.peak,
+            final_concurrency=run.limit.limit,
+            adaptive=options.adaptive,
+            cut_off=run.cut_off,
+        )
+        if on_end is not None:
+            on_end(result)
+    return result
 
 
 __all__ = [

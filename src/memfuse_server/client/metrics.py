@@ -13,7 +13,8 @@ class InsertionMetrics:
 
     ``average_latency_seconds_per_item`` is wall time per inserted item, as the seed defines it
     (50 ms per item one at a time, ~5 ms at 10 in parallel); ``mean_request_latency_seconds`` is
-    how long one successful item's request took.
+    how long one successful item's request took. ``cut_off_items`` were in flight when a call
+    was cancelled: the server may have stored them (sending them again adds them at most once).
     """
 
     total_items_inserted: int = 0
@@ -26,6 +27,7 @@ class InsertionMetrics:
     mean_request_latency_seconds: float = 0.0
     max_concurrent_insertions: int = 0
     peak_in_flight: int = 0
+    cut_off_items: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -46,6 +48,7 @@ class MetricsRecorder:
         self._latency_sum = 0.0
         self._max_concurrency = 0
         self._peak = 0
+        self._cut_off = 0
 
     def record(self, result: BulkResult) -> None:
         succeeded = result.succeeded
@@ -57,6 +60,7 @@ class MetricsRecorder:
         self._latency_sum += sum(r.latency_seconds for r in succeeded)
         self._max_concurrency = result.max_concurrency
         self._peak = max(self._peak, result.peak_in_flight)
+        self._cut_off += result.cut_off
 
     def snapshot(self) -> InsertionMetrics:
         items, seconds = self._items, self._seconds
@@ -71,6 +75,7 @@ class MetricsRecorder:
             mean_request_latency_seconds=self._latency_sum / items if items else 0.0,
             max_concurrent_insertions=self._max_concurrency,
             peak_in_flight=self._peak,
+            cut_off_items=self._cut_off,
         )
 
 

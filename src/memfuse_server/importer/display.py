@@ -95,6 +95,11 @@ def summary_table(report: ImportReport) -> Table:
         ("accepted by the server", str(report.accepted)),
         ("new on the server", new),
         ("failed", str(len(report.failures))),
+        *(
+            [("in flight at Ctrl-C (may be stored)", str(report.cut_off))]
+            if report.interrupted
+            else []
+        ),
         ("time", f"{report.elapsed_seconds:.1f} s"),
         ("throughput", f"{rate:.1f} msg/s"),
         ("concurrency", concurrency),

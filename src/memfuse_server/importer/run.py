@@ -73,6 +73,7 @@ class ImportReport:
     final_concurrency: int = 0
     adaptive: bool = False
     interrupted: bool = False
+    cut_off: int = 0  # in flight at Ctrl-C: the server may have stored them
 
     @classmethod
     def of(cls, conversations: Sequence[Conversation], options: ImportOptions) -> ImportReport:
@@ -206,6 +207,7 @@ async def run_import(
         )
     except asyncio.CancelledError:
         report.interrupted = True
+        report.cut_off = client.get_insertion_metrics().cut_off_items
         raise
     finally:
         report.elapsed_seconds = time.perf_counter() - start
