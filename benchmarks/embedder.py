@@ -1,6 +1,6 @@
 """Local embedding backends compared: throughput, latency, CPU and start-up cost.
 
-    python benchmarks/embedder.py [--seconds 3] [--rounds 3] [--threads 1,2] [--backends numpy,torch]
+    python benchmarks/embedder.py [--seconds 3] [--rounds 3] [--threads 1,2] [--backends onnx,numpy,torch]
 
 Prints a markdown table: sentences/s when the encoder is called with batches
 of 1, 8 and 32 texts; through the ``MicroBatcher`` with 256 concurrent
@@ -9,7 +9,7 @@ message alone; and the import + model load time. The messages are varied
 chat-like sentences of about 37 tokens, generated deterministically.
 
 Every configuration runs in a fresh subprocess: the load time is real, and
-torch and numpy's BLAS never share a process. The configurations take turns
+torch, onnxruntime and numpy's BLAS never share a process. The configurations take turns
 for ``--rounds`` rounds and each number is the best of its rounds, so a
 burst of other work on the machine spoils one round, not the comparison. The torch rows appear when
 torch is importable (``pip install torch==2.13.0 sentence-transformers``;
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per batch size")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs")
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--backends", default="numpy,torch")
+    parser.add_argument("--backends", default="onnx,numpy,torch")
     parser.add_argument("--child", nargs=2, metavar=("BACKEND", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -105,7 +105,9 @@ class StorageSettings(_Section):
 
 class EmbeddingSettings(_Section):
     provider: Literal["local", "openai"] = "local"
-    backend: Literal["numpy", "torch"] = "numpy"
+    backend: Literal["onnx", "numpy", "torch"] = Field(
+        default="onnx", description="local model runtime: onnxruntime, numpy alone, or torch"
+    )
     model_path: str = Field(default="", description="folder of a sentence-transformers model")
     dimension: int = Field(default=384, ge=1)
     max_batch_size: int = Field(default=32, ge=1, le=1024)

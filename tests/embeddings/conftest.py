@@ -9,7 +9,8 @@ import pytest
 
 from memfuse_server.config import EmbeddingSettings
 from memfuse_server.embeddings.local import resolve_model_path
-from memfuse_server.embeddings.numpy_minilm import NumpyEncoder
+from memfuse_server.embeddings.numpy_minilm import BertEncoder, NumpyEncoder
+from memfuse_server.embeddings.onnx_minilm import OnnxEncoder
 from memfuse_server.testing import FakeLLMServer
 
 
@@ -21,6 +22,19 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def numpy_encoder(model_dir: Path) -> NumpyEncoder:
     return NumpyEncoder(model_dir, max_tokens=256, threads=1)
+
+
+@pytest.fixture(scope="session")
+def onnx_encoder(model_dir: Path) -> OnnxEncoder:
+    return OnnxEncoder(model_dir, max_tokens=256, threads=1)
+
+
+@pytest.fixture(params=["numpy", "onnx"])
+def local_encoder(
+    request: pytest.FixtureRequest, numpy_encoder: NumpyEncoder, onnx_encoder: OnnxEncoder
+) -> BertEncoder:
+    """Each local backend in turn (they share everything but the forward pass)."""
+    return numpy_encoder if request.param == "numpy" else onnx_encoder
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from memfuse_server.errors import ConfigurationError
 DATA = Path(__file__).parent / "data"
 
 
-async def test_the_default_is_the_bundled_model_on_numpy() -> None:
+async def test_the_default_is_the_bundled_model_on_onnxruntime() -> None:
+    assert EmbeddingSettings().backend == "onnx"
     embedder = build_embedder(EmbeddingSettings())
     assert isinstance(embedder, MicroBatcher)
     assert embedder.dimension == 384
@@ -39,6 +40,22 @@ def test_a_dimension_other_than_the_model_is_refused() -> None:
 def test_a_missing_model_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"lacks config.json, model.safetensors"):
         build_embedder(EmbeddingSettings(model_path=str(tmp_path)))
+
+
+@pytest.mark.parametrize("backend", ["onnx", "numpy"])
+async def test_each_local_backend_can_be_chosen(backend: str) -> None:
+    settings = load_settings(environ={"MEMFUSE_EMBEDDING__BACKEND": backend}).embedding
+    assert settings.backend == backend
+    embedder = build_embedder(settings)
+    text = json.loads((DATA / "reference.json").read_text(encoding="utf-8"))[0]
+    vectors = await embedder.embed([text])
+    np.testing.assert_allclose(vectors[0], np.load(DATA / "reference.npy")[0], atol=1e-5)
+    await embedder.aclose()
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"'onnx', 'numpy' or 'torch'"):
+        load_settings(environ={"MEMFUSE_EMBEDDING__BACKEND": "tensorflow"})
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed")

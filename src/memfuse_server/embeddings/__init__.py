@@ -6,7 +6,8 @@ is picked from ``EmbeddingSettings``:
 =================  ==========  ===============================================
 provider           backend     runs
 =================  ==========  ===============================================
-``local``          ``numpy``   ``NumpyEncoder``: BERT in numpy, no torch (default)
+``local``          ``onnx``    ``OnnxEncoder``: BERT on onnxruntime (default)
+``local``          ``numpy``   ``NumpyEncoder``: BERT in numpy alone
 ``local``          ``torch``   ``TorchEncoder``: sentence-transformers on torch
 ``openai``         (ignored)   ``RemoteEncoder``: ``POST {base_url}/embeddings``
 =================  ==========  ===============================================

@@ -1,6 +1,6 @@
 """The local model in a child process of its own.
 
-Inference is CPU-bound Python (numpy calls between the matrix products). Run
+Inference is CPU-bound, with Python between the kernels (numpy's or onnxruntime's). Run
 in a thread of the server process it competes with the event loop and the
 SQLite threads for the GIL, and loses a quarter of its throughput under load.
 In a child process it has a core to itself: the server sends a batch of

