@@ -112,7 +112,12 @@ class EmbeddingSettings(_Section):
     dimension: int = Field(default=384, ge=1)
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     max_tokens: int = Field(default=256, ge=8, le=512)
-    threads: int = Field(default=1, ge=1, le=64)
+    threads: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        ge=1,
+        le=64,
+        description="threads of the local model (default: 2, or 1 on a one-core machine)",
+    )
     isolation: Literal["process", "thread"] = Field(
         default="process",
         description="run the local model in a child process (no GIL contention) or a thread",

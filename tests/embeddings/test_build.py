@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,11 @@ async def test_the_default_is_the_bundled_model_on_onnxruntime() -> None:
     vectors = await embedder.embed([text])
     np.testing.assert_allclose(vectors[0], np.load(DATA / "reference.npy")[0], atol=1e-5)
     await embedder.aclose()
+
+
+def test_the_model_gets_two_threads_unless_there_is_one_core() -> None:
+    assert EmbeddingSettings().threads == min(2, os.cpu_count() or 1)
+    assert load_settings(environ={"MEMFUSE_EMBEDDING__THREADS": "1"}).embedding.threads == 1
 
 
 def test_settings_come_from_the_environment() -> None:
