@@ -79,20 +79,31 @@ class _KindMatrix:
             return []
         self._maybe_partition()
         index, scores = self._scan(query)
-        best = np.argpartition(-scores, min(k, len(scores)) - 1)[:k]
+        cut = len(scores) - min(k, len(scores))
+        best = np.argpartition(scores, cut)[cut:]  # the k highest, unordered
         best = best[np.argsort(-scores[best])]
-        return [(self.ids[index[i]], float(scores[i])) for i in best if scores[i] > -np.inf]
+        rows = best if index is None else index[best]
+        return [
+            (self.ids[row], float(score))
+            for row, score in zip(rows.tolist(), scores[best].tolist(), strict=True)
+            if score > -np.inf
+        ]
 
-    def _scan(self, query: Vectors) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """Row numbers and exact scores of the rows worth scoring."""
+    def _scan(self, query: Vectors) -> tuple[npt.NDArray[np.int64] | None, npt.NDArray[np.float32]]:
+        """Exact scores of the rows worth scoring, and their row numbers (None: all rows).
+
+        The exact path scores the matrix in place: no index array, no copy, and dead rows
+        masked only when there are any (at 100k rows these cost a third of the scan)."""
         if self.partitions is None:
-            ranges = [(0, self.size)]
-        else:
-            probes = max(8, int(len(self.partitions.centroids) * PROBE_SHARE))
-            ranges = [
-                *self.partitions.candidates(query, probes),
-                (self.partitions.built, self.size),
-            ]
+            scores: npt.NDArray[np.float32] = self.rows[: self.size] @ query
+            if self.dead:
+                scores[self.seqs[: self.size] < 0] = -np.inf
+            return None, scores
+        probes = max(8, int(len(self.partitions.centroids) * PROBE_SHARE))
+        ranges = [
+            *self.partitions.candidates(query, probes),
+            (self.partitions.built, self.size),
+        ]
         index = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
         scores = np.concatenate([self.rows[a:b] @ query for a, b in ranges])
         scores[self.seqs[index] < 0] = -np.inf
