@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HEADER = "# Benchmarks\n\nEach section is written by the script it names, with the command that produced it.\n"
+# Below this line a section holds hand-written reading of its figures: a re-run keeps it.
+KEEP = "<!-- reading: kept when the section is re-measured -->"
 
 
 def write_section(path: Path, title: str, lines: list[str]) -> None:
@@ -15,7 +17,10 @@ def write_section(path: Path, title: str, lines: list[str]) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     body = f"## {title}\n\nMeasured {stamp}.\n\n" + "\n".join(lines).rstrip() + "\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
+    old = pattern.search(text)
+    if old and KEEP in old.group(0):
+        body += "\n" + old.group(0)[old.group(0).index(KEEP) :].rstrip() + "\n"
+    if old:
         text = pattern.sub(lambda _: body + "\n", text).rstrip() + "\n"
     else:
         text = text.rstrip() + "\n\n" + body
