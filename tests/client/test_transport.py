@@ -4,6 +4,9 @@ the request may have reached the server (what makes a retry safe)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import orjson
@@ -112,3 +115,34 @@ async def test_a_closed_transport_can_be_used_again(loopback: LoopbackServer) ->
     response = await transport.handle_async_request(post(loopback.base_url, key="k2"))
     await transport.aclose()
     assert response.status_code == 201
+
+
+FORGOTTEN = """
+import asyncio, gc
+from memfuse_server.client import AsyncClient, Client
+from tests.client.loopback import LoopbackServer
+
+server = LoopbackServer().start()
+hello = [{"role": "user", "content": "hello"}]
+Client(server.base_url).add_messages("s1", hello)   # never closed
+gc.collect()
+
+async def main():
+    await AsyncClient(server.base_url).add_messages("s2", hello)   # never closed
+    forgotten = AsyncClient(server.base_url)                      # kept to the end, unclosed
+    await forgotten.add_messages("s3", hello)
+
+asyncio.run(main())
+print("stored", server.stored_count())
+"""
+
+
+def test_a_client_never_closed_still_closes_its_connections_quietly() -> None:
+    """aiohttp reports a session left open at exit; the transport closes it with its loop."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", FORGOTTEN], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stored 3" in done.stdout
+    assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr, done.stderr

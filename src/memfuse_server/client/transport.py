@@ -20,7 +20,7 @@ given to httpx; pass ``transport=httpx.AsyncHTTPTransport(proxy=...)`` to go thr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 
 import aiohttp
@@ -40,20 +40,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.max_connections = max_connections
         self.keepalive_seconds = keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
+        self._lifetime: AsyncGenerator[None, None] | None = None
         self._urls: dict[httpx.URL, URL] = {}
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
-    def _open(self) -> aiohttp.ClientSession:
+    async def _opened(self) -> aiohttp.ClientSession:
+        """The session, made on first use in the running loop, tied to that loop's life."""
         connector = aiohttp.TCPConnector(
             limit=self.max_connections, keepalive_timeout=self.keepalive_seconds
         )
-        return aiohttp.ClientSession(connector=connector)
+        session = aiohttp.ClientSession(connector=connector)
+        self._lifetime = _closing_with_the_loop(session)
+        await anext(self._lifetime)
+        self._session = session
+        return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._session is None:
-            self._session = self._open()
+        session = self._session or await self._opened()
         with _mapped(request):
-            async with self._session.request(
+            async with session.request(
                 request.method,
                 self._url(request.url),
                 headers=[h for h in request.headers.multi_items() if h[0].lower() not in _FRAMING],
@@ -91,9 +96,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return found
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        lifetime, self._lifetime, self._session = self._lifetime, None, None
+        if lifetime is not None:
+            await lifetime.aclose()
+
+
+async def _closing_with_the_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Suspended for the session's life; closes it on ``aclose()``, and also when a client
+    that was never closed is dropped or its event loop ends.
+
+    asyncio closes, on their loop, the async generators it collects and those still suspended
+    when ``asyncio.run`` ends (``loop.shutdown_asyncgens``): the connections of a forgotten
+    client are closed there instead of being reported by aiohttp as unclosed at exit."""
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 @contextmanager
