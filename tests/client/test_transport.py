@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -146,3 +147,20 @@ def test_a_client_never_closed_still_closes_its_connections_quietly() -> None:
     assert done.returncode == 0, done.stderr
     assert "stored 3" in done.stdout
     assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+async def test_a_streamed_request_body_is_sent_whole(loopback: LoopbackServer) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield BODY[:10]
+        yield BODY[10:]
+
+    request = httpx.Request(
+        "POST",
+        f"{loopback.base_url}/api/v1/sessions/s9/messages",
+        headers={"Content-Type": "application/json"},
+        content=chunks(),
+    )
+    async with AiohttpTransport() as transport:
+        response = await transport.handle_async_request(request)
+    assert response.status_code == 201
+    assert loopback.stored("s9") == [{"role": "user", "content": "hello"}]

@@ -49,20 +49,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         connector = aiohttp.TCPConnector(
             limit=self.max_connections, keepalive_timeout=self.keepalive_seconds
         )
-        session = aiohttp.ClientSession(connector=connector)
+        self._session = session = aiohttp.ClientSession(connector=connector)
         self._lifetime = _closing_with_the_loop(session)
         await anext(self._lifetime)
-        self._session = session
         return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or await self._opened()
+        content = await request.aread()  # a no-op for the client's own (already read) bodies
         with _mapped(request):
             async with session.request(
                 request.method,
                 self._url(request.url),
                 headers=[h for h in request.headers.multi_items() if h[0].lower() not in _FRAMING],
-                data=request.content or None,
+                data=content or None,
                 allow_redirects=False,
                 timeout=self._timeout(request),
             ) as answer:
