@@ -185,22 +185,19 @@ class _Run:
         self.cut_off = 0
 
     async def run(self, items: Sequence[PreparedItem]) -> None:
-        results = self.results
         lanes = _lanes(items, self.options.in_session_order)
-        # At most max_concurrency lanes exist at once: tasks stay few however many items.
-        slots = asyncio.Semaphore(self.options.max_concurrency)
+        queue = iter(lanes)  # shared: each lane goes to one worker, its items in order
 
-        async def lane(members: list[PreparedItem]) -> None:
-            try:
+        async def worker() -> None:
+            for members in queue:
                 for item in members:
-                    results.append(await self.one(item))
-            finally:
-                slots.release()
+                    self.results.append(await self.one(item))
 
+        # max_concurrency workers at most, each taking the next lane as soon as it is free
+        # (no task to start per item, so the next request leaves in the same step).
         async with asyncio.TaskGroup() as group:
-            for members in lanes:
-                await slots.acquire()
-                group.create_task(lane(members))
+            for _ in range(min(self.options.max_concurrency, len(lanes))):
+                group.create_task(worker())
 
     async def one(self, item: PreparedItem) -> ItemResult:
         await self.limit.acquire()
