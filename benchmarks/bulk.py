@@ -198,7 +198,8 @@ async def bare_aiohttp(url: str, n: int) -> float:
 
 async def raw_sockets(url: str, n: int) -> float:
     """``n`` requests written as bytes on ``n`` open connections: the floor, no HTTP library."""
-    host, port = httpx.URL(url).host, httpx.URL(url).port
+    parsed = httpx.URL(url)
+    host, port = parsed.host, parsed.port
     streams = [await asyncio.open_connection(host, port) for _ in range(n)]
 
     async def one(i: int) -> None:

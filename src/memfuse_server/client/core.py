@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import orjson
+from cachetools import LRUCache
 
 from memfuse_server.client.errors import (
     APIError,
@@ -151,17 +152,13 @@ class Core:
 class _Urls:
     """The ``httpx.URL`` of each API path, built once (parsing one costs tens of microseconds)."""
 
-    limit = 4096
-
     def __init__(self, base_url: str) -> None:
         self.base = httpx.URL(base_url)
-        self.cache: dict[str, httpx.URL] = {}
+        self.cache: LRUCache[str, httpx.URL] = LRUCache(maxsize=4096)
 
     def get(self, path: str, params: dict[str, str] | None) -> httpx.URL:
         url = self.cache.get(path)
         if url is None:
-            if len(self.cache) >= self.limit:
-                self.cache.clear()
             url = self.cache[path] = self.base.copy_with(path=self.base.path + path)
         return url.copy_merge_params(params) if params else url
 

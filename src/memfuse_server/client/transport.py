@@ -27,7 +27,6 @@ import aiohttp
 import httpx
 from yarl import URL
 
-_TIMEOUT_KEYS = ("connect", "read", "write", "pool")
 # Framing headers aiohttp writes itself from the body (given explicitly, it writes the body
 # in a second, slower step).
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
@@ -41,8 +40,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.keepalive_seconds = keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
         self._lifetime: AsyncGenerator[None, None] | None = None
-        self._urls: dict[httpx.URL, URL] = {}
-        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     async def _opened(self) -> aiohttp.ClientSession:
         """The session, made on first use in the running loop, tied to that loop's life."""
@@ -60,11 +57,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _mapped(request):
             async with session.request(
                 request.method,
-                self._url(request.url),
+                URL(str(request.url), encoded=True),
                 headers=[h for h in request.headers.multi_items() if h[0].lower() not in _FRAMING],
                 data=content or None,
                 allow_redirects=False,
-                timeout=self._timeout(request),
+                timeout=_timeout(request),
             ) as answer:
                 body = await answer.read()
         return httpx.Response(
@@ -73,27 +70,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             content=body,
             request=request,
         )
-
-    def _url(self, url: httpx.URL) -> URL:
-        """The yarl URL for an httpx one, parsed once (the client asks for few distinct ones)."""
-        found = self._urls.get(url)
-        if found is None:
-            if len(self._urls) >= 4096:
-                self._urls.clear()
-            found = self._urls[url] = URL(str(url), encoded=True)
-        return found
-
-    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
-        given = request.extensions.get("timeout", {})
-        key = tuple(given.get(k) for k in _TIMEOUT_KEYS)
-        found = self._timeouts.get(key)
-        if found is None:
-            connect, read, _write, pool = key
-            # aiohttp's ``connect`` covers waiting for a pooled connection plus opening one.
-            found = self._timeouts[key] = aiohttp.ClientTimeout(
-                total=None, connect=pool, sock_connect=connect, sock_read=read
-            )
-        return found
 
     async def aclose(self) -> None:
         lifetime, self._lifetime, self._session = self._lifetime, None, None
@@ -112,6 +88,18 @@ async def _closing_with_the_loop(session: aiohttp.ClientSession) -> AsyncGenerat
         yield
     finally:
         await session.close()
+
+
+def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
+    """httpx's timeout extension in aiohttp's terms (its ``connect`` covers waiting for a
+    pooled connection plus opening one)."""
+    given = request.extensions.get("timeout", {})
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=given.get("pool"),
+        sock_connect=given.get("connect"),
+        sock_read=given.get("read"),
+    )
 
 
 @contextmanager

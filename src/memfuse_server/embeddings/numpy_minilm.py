@@ -321,7 +321,9 @@ class BertEncoder:
     meant to overlap: the batcher runs them one at a time.
     """
 
-    def __init__(self, model_dir: Path, forward: Forward, weights: BertWeights, max_tokens: int):
+    def __init__(
+        self, model_dir: Path, forward: Forward, weights: BertWeights, max_tokens: int
+    ) -> None:
         if max_tokens > weights.config.max_positions:
             raise ConfigurationError(
                 f"embedding.max_tokens is {max_tokens}, but the model knows only "
