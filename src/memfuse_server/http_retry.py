@@ -15,11 +15,11 @@ JSON with a ``json_client`` through ``post_json`` and repeat it with a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -103,18 +103,31 @@ async def post_json(
     return response
 
 
+class HttpAnswer(Protocol):
+    """What the helpers below read of a response (an ``httpx.Response`` is one)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def text(self) -> str: ...
+
+
 def is_retryable_status(status: int) -> bool:
     """Whether an HTTP status is worth another attempt: 429 and 5xx."""
     return status == 429 or status >= 500
 
 
-def excerpt(response: httpx.Response) -> str:
+def excerpt(response: HttpAnswer) -> str:
     """The start of a response body on one line, for error messages."""
     text = response.text.strip().replace("\n", " ")
     return text[:BODY_EXCERPT_CHARS] or "(empty body)"
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: HttpAnswer) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if any."""
     value = response.headers.get("retry-after")
     if value is None:
@@ -136,6 +149,7 @@ __all__ = [
     "BODY_EXCERPT_CHARS",
     "MAX_BACKOFF_SECONDS",
     "MAX_RETRY_AFTER_SECONDS",
+    "HttpAnswer",
     "RetryPolicy",
     "RetryableError",
     "excerpt",

@@ -1,21 +1,26 @@
-"""``AiohttpTransport`` against a loopback server: answers, and failures told apart by whether
-the request may have reached the server (what makes a retry safe)."""
+"""The transports against a loopback server: answers, and failures told apart by whether the
+request may have reached the server (what makes a retry safe)."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import orjson
 import pytest
 
-from memfuse_server.client.core import Core, Request
+from memfuse_server.client.core import Core, Request, api_root
 from memfuse_server.client.errors import ConnectionFailed
-from memfuse_server.client.transport import AiohttpTransport
+from memfuse_server.client.transport import (
+    AiohttpTransport,
+    HttpxTransport,
+    Outgoing,
+    as_transport,
+)
 from memfuse_server.config import ClientSettings
 from tests.client.loopback import LoopbackServer
 from tests.serverproc import free_port
@@ -23,53 +28,59 @@ from tests.serverproc import free_port
 BODY = orjson.dumps({"messages": [{"role": "user", "content": "hello"}]})
 
 
-def post(url: str, timeout: float = 5.0, key: str = "k1") -> httpx.Request:
-    limits = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-    return httpx.Request(
+def post(url: str, timeout: float = 5.0, key: str = "k1", session: str = "s1") -> Outgoing:
+    return Outgoing(
         "POST",
-        f"{url}/api/v1/sessions/s1/messages",
-        headers={"Content-Type": "application/json", "Idempotency-Key": key},
-        content=BODY,
-        extensions={"timeout": limits},
+        f"{url}/api/v1/sessions/{session}/messages",
+        {"Content-Type": "application/json", "Idempotency-Key": key},
+        BODY,
+        timeout,
     )
 
 
-async def test_an_answer_comes_back_as_an_httpx_response(loopback: LoopbackServer) -> None:
-    async with AiohttpTransport() as transport:
-        response = await transport.handle_async_request(post(loopback.base_url))
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_an_answer_comes_back_whole(loopback: LoopbackServer, kind: str) -> None:
+    transport = (
+        AiohttpTransport() if kind == "aiohttp" else HttpxTransport(httpx.AsyncHTTPTransport())
+    )
+    async with transport:
+        response = await transport.send(post(loopback.base_url))
     assert response.status_code == 201
-    assert response.headers["content-type"] == "application/json"
-    assert len(response.json()["data"]["message_ids"]) == 1
+    assert (
+        response.headers["Content-Type"] == response.headers["content-type"] == "application/json"
+    )
+    assert len(orjson.loads(response.content)["data"]["message_ids"]) == 1
+    assert response.text.startswith('{"status": "success"')
     assert loopback.stored("s1") == [{"role": "user", "content": "hello"}]
 
 
 async def test_connections_are_reused(loopback: LoopbackServer) -> None:
     async with AiohttpTransport() as transport:
         for i in range(5):
-            await transport.handle_async_request(post(loopback.base_url, key=f"k{i}"))
+            await transport.send(post(loopback.base_url, key=f"k{i}"))
     assert (loopback.requests, loopback.connections) == (5, 1)
 
 
 async def test_a_refused_connection_is_a_connect_error() -> None:
     async with AiohttpTransport() as transport:
         with pytest.raises(httpx.ConnectError):
-            await transport.handle_async_request(post(f"http://127.0.0.1:{free_port()}"))
+            await transport.send(post(f"http://127.0.0.1:{free_port()}"))
 
 
 async def test_a_slow_answer_is_a_read_timeout(loopback: LoopbackServer) -> None:
     loopback.state.latency = 1.0
     async with AiohttpTransport() as transport:
         with pytest.raises(httpx.ReadTimeout):
-            await transport.handle_async_request(post(loopback.base_url, timeout=0.2))
+            await transport.send(post(loopback.base_url, timeout=0.2))
 
 
 async def test_no_free_connection_in_time_is_a_connect_timeout(loopback: LoopbackServer) -> None:
     loopback.state.latency = 0.5
     async with AiohttpTransport(max_connections=1) as transport:
-        slow = asyncio.create_task(transport.handle_async_request(post(loopback.base_url)))
+        slow = asyncio.create_task(transport.send(post(loopback.base_url)))
         await asyncio.sleep(0.1)  # the one connection is taken
         with pytest.raises(httpx.ConnectTimeout):
-            await transport.handle_async_request(post(loopback.base_url, timeout=0.1, key="k2"))
+            await transport.send(post(loopback.base_url, timeout=0.1, key="k2"))
         assert (await slow).status_code == 201
     assert loopback.requests == 1  # the second request never left
 
@@ -80,7 +91,7 @@ async def test_a_dropped_connection_is_not_mistaken_for_an_unsent_request(
     loopback.drop_next(1)
     async with AiohttpTransport() as transport:
         with pytest.raises(httpx.RemoteProtocolError):
-            await transport.handle_async_request(post(loopback.base_url))
+            await transport.send(post(loopback.base_url))
     assert loopback.requests == 1
 
 
@@ -100,20 +111,20 @@ async def test_a_post_without_idempotency_is_not_repeated_after_a_drop(
 
 async def test_connections_the_server_closed_are_not_reused(loopback: LoopbackServer) -> None:
     async with AiohttpTransport() as transport:
-        await transport.handle_async_request(post(loopback.base_url))
+        await transport.send(post(loopback.base_url))
         loopback.close_connections()
         await asyncio.sleep(0.05)
-        response = await transport.handle_async_request(post(loopback.base_url, key="k2"))
+        response = await transport.send(post(loopback.base_url, key="k2"))
     assert response.status_code == 201
     assert (loopback.requests, loopback.connections) == (2, 2)
 
 
 async def test_a_closed_transport_can_be_used_again(loopback: LoopbackServer) -> None:
     transport = AiohttpTransport()
-    await transport.handle_async_request(post(loopback.base_url))
+    await transport.send(post(loopback.base_url))
     await transport.aclose()
     await transport.aclose()
-    response = await transport.handle_async_request(post(loopback.base_url, key="k2"))
+    response = await transport.send(post(loopback.base_url, key="k2"))
     await transport.aclose()
     assert response.status_code == 201
 
@@ -149,18 +160,37 @@ def test_a_client_never_closed_still_closes_its_connections_quietly() -> None:
     assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-async def test_a_streamed_request_body_is_sent_whole(loopback: LoopbackServer) -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        yield BODY[:10]
-        yield BODY[10:]
+def test_an_httpx_transport_is_wrapped_and_the_default_is_aiohttp() -> None:
+    asgi = httpx.ASGITransport(app=lambda scope, receive, send: None)  # type: ignore[arg-type]
+    wrapped = as_transport(asgi)
+    assert isinstance(wrapped, HttpxTransport) and wrapped.inner is asgi
+    assert isinstance(as_transport(None), AiohttpTransport)
+    own = AiohttpTransport()
+    assert as_transport(own) is own
 
-    request = httpx.Request(
-        "POST",
-        f"{loopback.base_url}/api/v1/sessions/s9/messages",
-        headers={"Content-Type": "application/json"},
-        content=chunks(),
-    )
-    async with AiohttpTransport() as transport:
-        response = await transport.handle_async_request(request)
-    assert response.status_code == 201
-    assert loopback.stored("s9") == [{"role": "user", "content": "hello"}]
+
+async def test_paths_and_query_parameters_are_percent_encoded(loopback: LoopbackServer) -> None:
+    """Ids and names reach the server as given, whatever characters they hold."""
+    core = Core(ClientSettings(base_url=loopback.base_url))
+    odd = "a b/c?d#e%f-é"
+    try:
+        url = core.urls.get(f"/sessions/{odd}/messages", {"q": "x&y=z", "flag": True, "none": None})
+        assert url == (
+            api_root(loopback.base_url)
+            + "/sessions/a%20b/c%3Fd%23e%25f-%C3%A9/messages?q=x%26y%3Dz&flag=true"
+        )
+        session = "s p@ce:é"
+        await core.request(
+            Request(
+                "POST",
+                f"/sessions/{session}/messages",
+                body={"messages": [{"role": "user", "content": "hi"}]},
+                headers={"Idempotency-Key": "k"},
+                idempotent=True,
+            )
+        )
+    finally:
+        await core.aclose()
+    on_the_wire = "s%20p@ce:%C3%A9"  # the loopback server keeps the path segment as sent
+    assert unquote(on_the_wire) == session
+    assert loopback.stored(on_the_wire) == [{"role": "user", "content": "hi"}]

@@ -11,10 +11,10 @@
         )
         print(result.failed, client.get_insertion_metrics())
 
-Layout: ``core`` (requests, retries, the envelope), ``transport`` (HTTP over aiohttp behind
-httpx's transport interface), ``async_client`` and ``named`` (the API as
-methods), ``sync_client`` (the blocking twin), ``bulk`` / ``adaptive`` / ``metrics`` (bulk
-insertion), ``models`` (typed results), ``errors`` (the exception tree).
+Layout: ``core`` (requests, retries, the envelope), ``transport`` (the HTTP seam: aiohttp by
+default, or any httpx transport), ``async_client`` and ``named`` (the API as methods),
+``sync_client`` (the blocking twin), ``bulk`` / ``adaptive`` / ``metrics`` (bulk insertion),
+``models`` (typed results), ``errors`` (the exception tree), ``closing`` (``async with``).
 """
 
 from memfuse_server.client.async_client import AsyncClient
@@ -48,11 +48,13 @@ from memfuse_server.client.models import (
     User,
 )
 from memfuse_server.client.sync_client import Client
+from memfuse_server.client.transport import AiohttpTransport, HttpxTransport, Transport
 
 __all__ = [
     "MAX_CONCURRENCY",
     "APIError",
     "Agent",
+    "AiohttpTransport",
     "AsyncClient",
     "AuthenticationError",
     "BulkItem",
@@ -63,6 +65,7 @@ __all__ = [
     "ConnectionFailed",
     "EntityNeighbourhood",
     "Health",
+    "HttpxTransport",
     "InsertionMetrics",
     "InvalidArgument",
     "InvalidRequestError",
@@ -79,5 +82,6 @@ __all__ = [
     "ServerError",
     "Session",
     "Stats",
+    "Transport",
     "User",
 ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -33,6 +32,7 @@ from memfuse_server.client.bulk import (
     prepare,
     run_bulk,
 )
+from memfuse_server.client.closing import AsyncClosing
 from memfuse_server.client.core import Core, Request
 from memfuse_server.client.errors import NotFoundError
 from memfuse_server.client.metrics import InsertionMetrics, MetricsRecorder
@@ -48,6 +48,7 @@ from memfuse_server.client.models import (
     Stats,
 )
 from memfuse_server.client.named import Named
+from memfuse_server.client.transport import Transport
 from memfuse_server.config import ClientSettings
 
 M = TypeVar("M", bound=BaseModel)
@@ -74,8 +75,9 @@ def client_settings(
     return ClientSettings.model_validate({**base.model_dump(), **updates}) if updates else base
 
 
-class AsyncClient(Named):
-    """The MemFuse API over httpx; use ``async with`` or ``await aclose()``."""
+class AsyncClient(Named, AsyncClosing):
+    """The MemFuse API over HTTP (aiohttp, or any httpx transport); ``async with`` it or
+    ``await aclose()``."""
 
     def __init__(
         self,
@@ -85,7 +87,7 @@ class AsyncClient(Named):
         timeout: float | None = None,
         max_retries: int | None = None,
         settings: ClientSettings | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = client_settings(settings, base_url, api_key, timeout, max_retries)
         self._core = Core(self.settings, transport=transport)
@@ -94,14 +96,6 @@ class AsyncClient(Named):
     @property
     def base_url(self) -> str:
         return self._core.base_url
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._core.aclose()

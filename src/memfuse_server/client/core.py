@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 import orjson
@@ -33,7 +34,7 @@ from memfuse_server.client.errors import (
     RequestTimeout,
     api_error,
 )
-from memfuse_server.client.transport import AiohttpTransport
+from memfuse_server.client.transport import Answer, Outgoing, Transport, as_transport
 from memfuse_server.config import ClientSettings
 from memfuse_server.http_retry import RetryableError, RetryPolicy, excerpt, retry_after
 
@@ -42,6 +43,8 @@ USER_AGENT = "memfuse-server-client"
 _ALWAYS_RETRIED_STATUSES = frozenset({429, 503})
 # Exceptions raised before any byte of the request left: repeating them cannot duplicate.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# What a path may hold unescaped (RFC 3986 pchar, and "/"): ids and names are escaped otherwise.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 @dataclass(frozen=True)
@@ -73,19 +76,20 @@ def api_root(base_url: str) -> str:
 
 
 class Core:
-    """One server's API over an httpx transport, with the retry policy and envelope parsing.
+    """One server's API over a ``Transport``, with the retry policy and envelope parsing.
 
-    Requests go straight to the transport (``AiohttpTransport`` by default; tests pass an
-    ``httpx.ASGITransport`` to call the app in-process): an ``httpx.AsyncClient`` around it
-    would add cookie, redirect, auth and URL handling the API does not use, at about 100 us of
-    CPU a request, which bulk insertion spends one request at a time on one event loop.
+    The default transport is aiohttp's (``AiohttpTransport``); an httpx transport given instead
+    is wrapped (the tests pass ``httpx.ASGITransport`` to call the app in-process). Requests
+    are plain ``Outgoing`` records, not ``httpx.Request``s: building an httpx request and
+    response costs about 30 us of CPU a request, and bulk insertion spends that one request at
+    a time on one event loop (docs/benchmarks.md, "Bulk insertion").
     """
 
     def __init__(
         self,
         settings: ClientSettings,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         key = settings.api_key.get_secret_value()
@@ -94,10 +98,9 @@ class Core:
         self.headers = headers
         self.base_url = api_root(settings.base_url)
         self.policy = RetryPolicy(settings.max_retries, settings.retry_backoff_seconds)
-        t = settings.timeout_seconds
-        self.extensions = {"timeout": {"connect": t, "read": t, "write": t, "pool": t}}
+        self.timeout = settings.timeout_seconds
         self.urls = _Urls(self.base_url)
-        self.transport = transport or AiohttpTransport()
+        self.transport = as_transport(transport)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -127,50 +130,44 @@ class Core:
             raise exc.error from exc.error.__cause__
 
     async def _attempt(self, request: Request) -> Any:
-        content = None if request.body is None else orjson.dumps(request.body)
+        body = None if request.body is None else orjson.dumps(request.body)
         headers = {**self.headers, **request.headers}
-        if content is not None:
+        if body is not None:
             headers["Content-Type"] = "application/json"
-        http_request = httpx.Request(
-            request.method,
-            self.urls.get(request.path, _params(request.params)),
-            headers=headers,
-            content=content,
-            extensions=self.extensions,
-        )
+        url = self.urls.get(request.path, request.params)
         try:
-            response = await self.transport.handle_async_request(http_request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
+            answer = await self.transport.send(
+                Outgoing(request.method, url, headers, body, self.timeout)
+            )
         except httpx.TransportError as exc:
             raise _transport_failure(exc, request) from exc
-        return _data(response, request)
+        return _data(answer, request)
 
 
 class _Urls:
-    """The ``httpx.URL`` of each API path, built once (parsing one costs tens of microseconds)."""
+    """The percent-encoded URL of each API path, built once per path."""
 
     def __init__(self, base_url: str) -> None:
-        self.base = httpx.URL(base_url)
-        self.cache: LRUCache[str, httpx.URL] = LRUCache(maxsize=4096)
+        self.base = base_url
+        self.cache: LRUCache[str, str] = LRUCache(maxsize=4096)
 
-    def get(self, path: str, params: dict[str, str] | None) -> httpx.URL:
+    def get(self, path: str, params: Mapping[str, Any] | None) -> str:
         url = self.cache.get(path)
         if url is None:
-            url = self.cache[path] = self.base.copy_with(path=self.base.path + path)
-        return url.copy_merge_params(params) if params else url
+            url = self.cache[path] = self.base + quote(path, safe=_PATH_SAFE)
+        query = _query(params)
+        return f"{url}?{query}" if query else url
 
 
-def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+def _query(params: Mapping[str, Any] | None) -> str:
+    """``params`` as a query string: ``None`` values left out, booleans as true/false."""
     if not params:
-        return None
-    out = {}
+        return ""
+    pairs = []
     for key, value in params.items():
         if value is not None:
-            out[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out
+            pairs.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+    return urlencode(pairs)
 
 
 def _transport_failure(exc: httpx.TransportError, request: Request) -> MemFuseClientError | _Retry:
@@ -192,7 +189,7 @@ def _transport_failure(exc: httpx.TransportError, request: Request) -> MemFuseCl
     return error
 
 
-def _data(response: httpx.Response, request: Request) -> Any:
+def _data(response: Answer, request: Request) -> Any:
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
@@ -207,9 +204,7 @@ def _data(response: httpx.Response, request: Request) -> Any:
     return body["data"]
 
 
-def _status_failure(
-    response: httpx.Response, body: Any, request: Request
-) -> MemFuseClientError | _Retry:
+def _status_failure(response: Answer, body: Any, request: Request) -> MemFuseClientError | _Retry:
     wait = retry_after(response)
     if body is None:
         body = {"message": f"the server answered HTTP {response.status_code}: {excerpt(response)}"}

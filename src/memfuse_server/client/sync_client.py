@@ -20,6 +20,7 @@ import httpx
 
 from memfuse_server.client.async_client import AsyncClient
 from memfuse_server.client.metrics import InsertionMetrics
+from memfuse_server.client.transport import Transport
 from memfuse_server.config import ClientSettings
 
 P = ParamSpec("P")
@@ -75,7 +76,7 @@ class Client:
         timeout: float | None = None,
         max_retries: int | None = None,
         settings: ClientSettings | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._async = AsyncClient(
             base_url,

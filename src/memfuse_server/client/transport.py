@@ -1,75 +1,123 @@
-"""``AiohttpTransport``: the client's HTTP over aiohttp, behind httpx's transport interface.
+"""How the client moves bytes: the ``Transport`` seam, aiohttp by default, any httpx transport.
 
-The client speaks httpx (``httpx.Request`` in, ``httpx.Response`` out, any
-``httpx.AsyncBaseTransport`` accepted, ``httpx.ASGITransport`` in the tests) but moves bytes
-with aiohttp, whose connection pool and C-accelerated parser cost about a third of httpcore's
-CPU per request. That CPU is what bounds bulk insertion: with 50 requests in flight, the client
-spends it one request at a time on one event loop (docs/benchmarks.md, "Bulk insertion").
+``Core`` hands a transport an ``Outgoing`` (method, URL, headers, body, timeout) and gets an
+``Answer`` (status, headers, body) back. Two transports implement the seam:
 
-Whether a failed request may have reached the server decides whether it is safe to repeat, so
-aiohttp's errors map onto httpx's by that line: a connection that could not be opened (or a
-free connection not found in time) becomes ``httpx.ConnectError`` or ``httpx.ConnectTimeout``
-(nothing was sent); everything after that, a dropped connection or a slow
-answer, becomes ``httpx.ReadError`` / ``httpx.RemoteProtocolError`` / ``httpx.ReadTimeout``.
+- ``AiohttpTransport``, the default: one ``aiohttp.ClientSession`` (its connection pool and
+  C-accelerated parser). Per request it costs about a third of the CPU of
+  ``httpx.AsyncClient`` over httpcore, and that CPU is what bounds bulk insertion: with 50
+  requests in flight the client spends it one request at a time on one event loop
+  (docs/benchmarks.md, "Bulk insertion").
+- ``HttpxTransport``: any ``httpx.AsyncBaseTransport`` (``httpx.ASGITransport`` to call an app
+  in-process, as the tests do; ``httpx.AsyncHTTPTransport(proxy=...)`` for a proxy). The
+  clients wrap an httpx transport given to them in it.
 
-Bodies are read whole (the API answers JSON envelopes). Idle connections are closed after
-``keepalive_seconds`` (4 s: below uvicorn's 5 s, so the client never reuses a connection the
-server is closing). Proxy settings from the environment are not applied, as with any transport
-given to httpx; pass ``transport=httpx.AsyncHTTPTransport(proxy=...)`` to go through a proxy.
+Failures are raised as httpx's exceptions, whichever transport, because whether a failed request
+may have reached the server decides whether it is safe to repeat, and httpx's classes say it: a
+connection that could not be opened (or a free connection not found in time) is
+``httpx.ConnectError`` or ``httpx.ConnectTimeout`` (nothing was sent); everything after that, a
+dropped connection or a slow answer, is ``httpx.ReadError`` / ``httpx.RemoteProtocolError`` /
+``httpx.ReadTimeout``.
+
+Bodies are read whole (the API answers JSON envelopes). ``AiohttpTransport`` closes idle
+connections after ``keepalive_seconds`` (4 s: below uvicorn's 5 s, so the client never reuses a
+connection the server is closing), keeps no cookies (the API sets none) and reads no proxy
+settings from the environment.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 import httpx
 from yarl import URL
 
-# Framing headers aiohttp writes itself from the body (given explicitly, it writes the body
-# in a second, slower step).
-_FRAMING = frozenset({"content-length", "transfer-encoding"})
+from memfuse_server.client.closing import AsyncClosing
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over one ``aiohttp.ClientSession`` (made on first use, in its loop)."""
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One HTTP request: ``url`` is absolute and already percent-encoded."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None = None
+    timeout: float = 30.0  # for each of: a connection, sending, each wait for the answer
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A whole HTTP response; ``headers`` look names up case-insensitively."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+class Transport(Protocol):
+    """Sends one request and reads its whole answer; failures raise ``httpx.TransportError``s."""
+
+    async def send(self, request: Outgoing) -> Answer: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpTransport(AsyncClosing):
+    """The default transport: one ``aiohttp.ClientSession``, made on first use in its loop."""
 
     def __init__(self, max_connections: int = 100, keepalive_seconds: float = 4.0) -> None:
         self.max_connections = max_connections
         self.keepalive_seconds = keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
         self._lifetime: AsyncGenerator[None, None] | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def _opened(self) -> aiohttp.ClientSession:
         """The session, made on first use in the running loop, tied to that loop's life."""
         connector = aiohttp.TCPConnector(
             limit=self.max_connections, keepalive_timeout=self.keepalive_seconds
         )
-        self._session = session = aiohttp.ClientSession(connector=connector)
+        self._session = session = aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+        )
         self._lifetime = _closing_with_the_loop(session)
         await anext(self._lifetime)
         return session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def send(self, request: Outgoing) -> Answer:
         session = self._session or await self._opened()
-        content = await request.aread()  # a no-op for the client's own (already read) bodies
-        with _mapped(request):
+        try:
             async with session.request(
                 request.method,
-                URL(str(request.url), encoded=True),
-                headers=[h for h in request.headers.multi_items() if h[0].lower() not in _FRAMING],
-                data=content or None,
+                URL(request.url, encoded=True),
+                headers=request.headers,
+                data=request.body,
                 allow_redirects=False,
-                timeout=_timeout(request),
+                timeout=self._timeout(request.timeout),
             ) as answer:
                 body = await answer.read()
-        return httpx.Response(
-            answer.status,
-            headers=[(k, v) for k, v in answer.headers.items() if k.lower() != "content-encoding"],
-            content=body,
-            request=request,
-        )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _as_httpx(exc, request) from exc
+        return Answer(answer.status, answer.headers, body)
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        """httpx's timeouts in aiohttp's terms: ``connect`` covers waiting for a pooled
+        connection plus opening one, ``sock_read`` each wait for the answer (made once)."""
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
+            )
+            self._timeouts[seconds] = timeout
+        return timeout
 
     async def aclose(self) -> None:
         lifetime, self._lifetime, self._session = self._lifetime, None, None
@@ -90,35 +138,72 @@ async def _closing_with_the_loop(session: aiohttp.ClientSession) -> AsyncGenerat
         await session.close()
 
 
-def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
-    """httpx's timeout extension in aiohttp's terms (its ``connect`` covers waiting for a
-    pooled connection plus opening one)."""
-    given = request.extensions.get("timeout", {})
-    return aiohttp.ClientTimeout(
-        total=None,
-        connect=given.get("pool"),
-        sock_connect=given.get("connect"),
-        sock_read=given.get("read"),
-    )
+# The server went away or answered garbage after the request was sent.
+_DROPPED = (
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientResponseError,
+)
 
 
-@contextmanager
-def _mapped(request: httpx.Request) -> Iterator[None]:
-    """aiohttp's exceptions as httpx's, split by whether the request may have been sent."""
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:  # no free connection, or none opened, in time
-        raise httpx.ConnectTimeout(str(exc) or "timed out connecting", request=request) from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
-    except TimeoutError as exc:  # aiohttp.SocketTimeoutError is one
-        raise httpx.ReadTimeout(str(exc) or "timed out reading", request=request) from exc
-    except aiohttp.ServerDisconnectedError as exc:
-        raise httpx.RemoteProtocolError(str(exc) or "disconnected", request=request) from exc
-    except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
-        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-    except aiohttp.ClientError as exc:
-        raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+def _as_httpx(exc: aiohttp.ClientError | TimeoutError, request: Outgoing) -> httpx.TransportError:
+    """An aiohttp failure as httpx's exception, split by whether the request may have been sent."""
+    described = httpx.Request(request.method, request.url)
+    message = str(exc) or type(exc).__name__
+    kind: type[httpx.TransportError]
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):  # no free connection, or none opened
+        kind = httpx.ConnectTimeout
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        kind = httpx.ConnectError
+    elif isinstance(exc, TimeoutError):  # aiohttp.SocketTimeoutError is one
+        kind = httpx.ReadTimeout
+    elif isinstance(exc, _DROPPED):
+        kind = httpx.RemoteProtocolError
+    else:
+        kind = httpx.ReadError
+    return kind(message, request=described)
 
 
-__all__ = ["AiohttpTransport"]
+class HttpxTransport(AsyncClosing):
+    """Any ``httpx.AsyncBaseTransport`` behind the ``Transport`` seam."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def send(self, request: Outgoing) -> Answer:
+        t = request.timeout
+        message = httpx.Request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=request.body,
+            extensions={"timeout": {"connect": t, "read": t, "write": t, "pool": t}},
+        )
+        response = await self.inner.handle_async_request(message)
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        return Answer(response.status_code, response.headers, content)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def as_transport(given: Transport | httpx.AsyncBaseTransport | None) -> Transport:
+    """The transport to use: the default for ``None``, an httpx one wrapped."""
+    if given is None:
+        return AiohttpTransport()
+    if isinstance(given, httpx.AsyncBaseTransport):
+        return HttpxTransport(given)
+    return given
+
+
+__all__ = [
+    "AiohttpTransport",
+    "Answer",
+    "HttpxTransport",
+    "Outgoing",
+    "Transport",
+    "as_transport",
+]
