@@ -46,7 +46,7 @@ class Outgoing:
     url: str
     headers: Mapping[str, str]
     body: bytes | None = None
-    timeout: float = 30.0  # for each of: a connection, sending, each wait for the answer
+    timeout: float = 30.0  # for each of: getting a connection, each wait for the answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +109,8 @@ class AiohttpTransport(AsyncClosing):
         return Answer(answer.status, answer.headers, body)
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        """httpx's timeouts in aiohttp's terms: ``connect`` covers waiting for a pooled
-        connection plus opening one, ``sock_read`` each wait for the answer (made once)."""
+        """``seconds`` in aiohttp's terms: ``connect`` covers waiting for a pooled connection
+        plus opening one, ``sock_read`` each wait for the answer (one object per value)."""
         timeout = self._timeouts.get(seconds)
         if timeout is None:
             timeout = aiohttp.ClientTimeout(
