@@ -62,7 +62,7 @@ LEVELS = (1, 5, 10, 20, 50)
 SWEEP_ITEMS = 50
 PARALLEL = 10
 SESSIONS = 10
-DEVSET = ROOT.parent / "shared" / "data" / "devset.json"
+DEVSET = ROOT / "tests" / "extraction" / "data" / "devset.json"  # the public dev set
 PLACES = ("Lisbon", "Porto", "Berlin", "Kyoto", "Oslo", "Lima", "Accra", "Quebec")
 TOPICS = ("the marathon", "a new job", "the cello", "a sailing trip", "the garden", "a wedding")
 
@@ -513,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log("2/3 real server")
             real = run_client(real_tables(server.base_url, scale), loop)
             log("3/3 import twice")
-            imports = import_twice(server) if DEVSET.exists() else []
+            imports = import_twice(server)
         finally:
             server.stop()
     command = shlex.join([".venv/bin/python", "benchmarks/bulk.py", *argv])

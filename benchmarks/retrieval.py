@@ -30,7 +30,10 @@ from tests.serverproc import ServerProcess
 
 from benchmarks.report import write_section
 
-DEFAULT_DEVSET = Path(__file__).resolve().parents[2] / "shared" / "data" / "devset.json"
+# The public dev set (a copy of shared/data/devset.json kept with the tests).
+DEFAULT_DEVSET = (
+    Path(__file__).resolve().parents[1] / "tests" / "extraction" / "data" / "devset.json"
+)
 KS = (1, 5, 10)
 
 
