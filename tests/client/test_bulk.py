@@ -16,7 +16,9 @@ from memfuse_server.client import (
     InvalidArgument,
     ItemResult,
     NotFoundError,
+    NotSent,
     RequestTimeout,
+    ServerError,
 )
 from memfuse_server.config import ClientSettings, load_settings, masked
 from tests.client.loopback import LoopbackServer
@@ -212,3 +214,45 @@ async def test_a_mapping_is_an_item_too(loopback: LoopbackServer) -> None:
             await client.bulk_add([{"messages": []}])
         with pytest.raises(InvalidArgument, match="no messages"):
             await client.bulk_add([BulkItem("s", [])])
+
+
+async def test_a_failed_turn_holds_back_the_rest_of_its_session_until_run_again(
+    loopback: LoopbackServer,
+) -> None:
+    """In session order, a failure that may pass stops that session (not the others), so a
+    second run stores the missing turns in their place instead of after later ones."""
+    sessions = ("a", "b", "c")
+    items = [
+        BulkItem(sid, [{"role": "user", "content": f"{sid} turn {i}"}])
+        for i in range(10)
+        for sid in sessions
+    ]
+    turns = {sid: [f"{sid} turn {i}" for i in range(10)] for sid in sessions}
+    loopback.fail_next(1, 503)
+    async with AsyncClient(loopback.base_url, max_retries=0) as client:
+        first = await client.bulk_add(items, in_session_order=True)
+        [failed] = [r for r in first.failed if not isinstance(r.error, NotSent)]
+        stopped = failed.session_id
+        held = [r for r in first.failed if isinstance(r.error, NotSent)]
+        assert isinstance(failed.error, ServerError)
+        assert held and {r.session_id for r in held} == {stopped}
+        assert len(first.succeeded) + 1 + len(held) == len(items)
+        assert client.get_insertion_metrics().errors == 1 + len(held)
+        stored = [m["content"] for m in loopback.stored(stopped)]
+        assert stored == turns[stopped][: len(stored)] and len(stored) + 1 + len(held) == 10
+        for sid in set(sessions) - {stopped}:
+            assert [m["content"] for m in loopback.stored(sid)] == turns[sid]
+
+        again = await client.bulk_add(items, in_session_order=True)
+    assert again.ok
+    for sid in sessions:
+        assert [m["content"] for m in loopback.stored(sid)] == turns[sid]
+
+
+async def test_a_rejected_turn_does_not_hold_back_its_session(loopback: LoopbackServer) -> None:
+    """A 4xx is about the item itself: the session goes on (nothing is stored out of order)."""
+    items = [BulkItem("missing-x", [{"role": "user", "content": f"turn {i}"}]) for i in range(3)]
+    async with AsyncClient(loopback.base_url, max_retries=0) as client:
+        result = await client.bulk_add(items, in_session_order=True)
+    assert [type(r.error) for r in result.items] == [NotFoundError] * 3
+    assert loopback.requests == 3

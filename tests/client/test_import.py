@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
 from memfuse_server.importer import Defaults, ImportFormatError, load
-from memfuse_server.importer.run import message_key
+from memfuse_server.importer.display import summary_table
+from memfuse_server.importer.run import ImportReport, message_key
 from tests.serverproc import ServerProcess, free_port
 
 
@@ -251,3 +253,18 @@ def test_usage_errors_and_an_unreachable_server(server: ServerProcess, tmp_path:
         timeout=60,
     )
     assert down.returncode == 1 and "cannot reach the server" in down.stderr
+
+
+def test_held_back_messages_are_counted_apart_and_the_import_is_not_done() -> None:
+    report = ImportReport(conversations=1, sessions=2, messages=10, accepted=6, held_back=3)
+    report.failures.append(("conv-1-session-1[4]", "cannot reach the server"))
+    console = Console(width=100, record=True)
+    console.print(summary_table(report))
+    text = console.export_text()
+    cells = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in text.splitlines()
+        if line.count("│") == 3
+    }
+    assert cells["held back (their session stopped at a failure)"] == "3"
+    assert cells["failed"] == "1" and not report.ok

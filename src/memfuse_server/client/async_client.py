@@ -312,8 +312,11 @@ class AsyncClient(Named, AsyncClosing):
         in flight; with ``adaptive`` AIMD picks the limit up to it. ``item_timeout`` (default
         30 s) bounds one item, retries included. Every item carries an idempotency key (its own,
         or one derived from its position, session and messages), so the same call again adds
-        nothing. ``on_result`` is called as each item ends (for progress). Raises
-        ``InvalidArgument`` for a bad argument, before anything is sent.
+        nothing. ``in_session_order`` sends a session's items one after another, in order; after
+        a failure that may pass (unreachable, timeout, 429, 5xx) the rest of that session is
+        held back (``NotSent``) and the same call again fills the gap in order.
+        ``on_result`` is called as each item ends (for progress). Raises ``InvalidArgument``
+        for a bad argument, before anything is sent.
         """
         defaults = self.settings
         options = BulkOptions(

@@ -9,7 +9,9 @@ three additions:
 - ``adaptive``: the limit is set by AIMD (``adaptive.py``) between 1 and ``max_concurrency``;
 - ``in_session_order``: items of one session are sent one after another, in the given order
   (sessions still run in parallel), so a conversation's turns reach the server's round windows
-  in the order they were said.
+  in the order they were said. When an item fails in a way the server may recover from
+  (unreachable, timed out, 429, 5xx), the rest of its session is held back (``NotSent``)
+  rather than stored around the gap; sending the same items again fills it in order.
 
 Failures never escape: each item ends as an ``ItemResult`` with its message ids or its error.
 """
@@ -31,6 +33,7 @@ from memfuse_server.client.errors import (
     ConnectionFailed,
     InvalidArgument,
     MemFuseClientError,
+    NotSent,
     RequestTimeout,
 )
 from memfuse_server.client.models import ChatMessage
@@ -190,14 +193,34 @@ class _Run:
 
         async def worker() -> None:
             for members in queue:
-                for item in members:
-                    self.results.append(await self.one(item))
+                for position, item in enumerate(members):
+                    result = await self.one(item)
+                    self.results.append(result)
+                    if self._stops_the_lane(result):
+                        self._hold_back(members[position + 1 :], result)
+                        break
 
         # max_concurrency workers at most, each taking the next lane as soon as it is free
         # (no task to start per item, so the next request leaves in the same step).
         async with asyncio.TaskGroup() as group:
             for _ in range(min(self.options.max_concurrency, len(lanes))):
                 group.create_task(worker())
+
+    def _stops_the_lane(self, result: ItemResult) -> bool:
+        """Whether the rest of a session waits: in order, after a failure that may pass."""
+        error = result.error
+        return self.options.in_session_order and error is not None and _congestion(error)
+
+    def _hold_back(self, rest: Sequence[PreparedItem], failed: ItemResult) -> None:
+        for item in rest:
+            error = NotSent(
+                f"item {item.index} not sent: item {failed.index} of session {item.session_id}"
+                " failed before it, and a session's items are sent in order; run again."
+            )
+            result = ItemResult(item.index, item.session_id, item.idempotency_key, (), error)
+            self.results.append(result)
+            if self.on_result is not None:
+                self.on_result(result)
 
     async def one(self, item: PreparedItem) -> ItemResult:
         await self.limit.acquire()

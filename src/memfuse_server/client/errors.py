@@ -85,6 +85,10 @@ class InvalidResponse(MemFuseClientError):
     """The answer is not the MemFuse envelope: is ``base_url`` a memfuse-server?"""
 
 
+class NotSent(MemFuseClientError):
+    """A bulk item held back because an earlier item of its session failed (sent in order)."""
+
+
 class InvalidArgument(MemFuseClientError, ValueError):
     """A client method was called with a value it cannot use."""
 
@@ -124,6 +128,7 @@ __all__ = [
     "InvalidResponse",
     "MemFuseClientError",
     "NotFoundError",
+    "NotSent",
     "RateLimitedError",
     "RequestTimeout",
     "ServerError",

@@ -96,6 +96,11 @@ def summary_table(report: ImportReport) -> Table:
         ("new on the server", new),
         ("failed", str(len(report.failures))),
         *(
+            [("held back (their session stopped at a failure)", str(report.held_back))]
+            if report.held_back
+            else []
+        ),
+        *(
             [("in flight at Ctrl-C (may be stored)", str(report.cut_off))]
             if report.interrupted
             else []

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from memfuse_server.client import AsyncClient, BulkItem, ItemResult
-from memfuse_server.client.errors import ConflictError
+from memfuse_server.client.errors import ConflictError, NotSent
 from memfuse_server.importer.formats import Conversation, ImportSession
 
 KEY_PREFIX = "import-"
@@ -74,6 +74,7 @@ class ImportReport:
     adaptive: bool = False
     interrupted: bool = False
     cut_off: int = 0  # in flight at Ctrl-C: the server may have stored them
+    held_back: int = 0  # not sent: an earlier message of their session failed
 
     @classmethod
     def of(cls, conversations: Sequence[Conversation], options: ImportOptions) -> ImportReport:
@@ -88,7 +89,12 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.interrupted and self.accepted == self.messages
+        return (
+            not self.failures
+            and not self.held_back
+            and not self.interrupted
+            and self.accepted == self.messages
+        )
 
 
 def message_key(file_name: str, conversation: str, session: str, index: int) -> str:
@@ -191,6 +197,8 @@ async def run_import(
     def on_result(result: ItemResult) -> None:
         if result.ok:
             report.accepted += 1
+        elif isinstance(result.error, NotSent):
+            report.held_back += 1
         else:
             report.failures.append((labels[result.index], str(result.error)))
         progress.advance(result.ok)
