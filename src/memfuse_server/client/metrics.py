@@ -13,8 +13,10 @@ class InsertionMetrics:
 
     ``average_latency_seconds_per_item`` is wall time per inserted item, as the seed defines it
     (50 ms per item one at a time, ~5 ms at 10 in parallel); ``mean_request_latency_seconds`` is
-    how long one successful item's request took. ``cut_off_items`` were in flight when a call
-    was cancelled: the server may have stored them (sending them again adds them at most once).
+    how long one successful item's request took. ``errors`` counts the items not inserted
+    (failed, or held back behind a failure of their session: ``NotSent``). ``cut_off_items``
+    were in flight when a call was cancelled: the server may have stored them (sending them
+    again adds them at most once).
     """
 
     total_items_inserted: int = 0
