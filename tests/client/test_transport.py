@@ -38,12 +38,13 @@ def post(url: str, timeout: float = 5.0, key: str = "k1", session: str = "s1") -
     )
 
 
+def transport_of(kind: str) -> AiohttpTransport | HttpxTransport:
+    return AiohttpTransport() if kind == "aiohttp" else HttpxTransport(httpx.AsyncHTTPTransport())
+
+
 @pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
 async def test_an_answer_comes_back_whole(loopback: LoopbackServer, kind: str) -> None:
-    transport = (
-        AiohttpTransport() if kind == "aiohttp" else HttpxTransport(httpx.AsyncHTTPTransport())
-    )
-    async with transport:
+    async with transport_of(kind) as transport:
         response = await transport.send(post(loopback.base_url))
     assert response.status_code == 201
     assert (
@@ -61,15 +62,17 @@ async def test_connections_are_reused(loopback: LoopbackServer) -> None:
     assert (loopback.requests, loopback.connections) == (5, 1)
 
 
-async def test_a_refused_connection_is_a_connect_error() -> None:
-    async with AiohttpTransport() as transport:
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_a_refused_connection_is_a_connect_error(kind: str) -> None:
+    async with transport_of(kind) as transport:
         with pytest.raises(httpx.ConnectError):
             await transport.send(post(f"http://127.0.0.1:{free_port()}"))
 
 
-async def test_a_slow_answer_is_a_read_timeout(loopback: LoopbackServer) -> None:
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_a_slow_answer_is_a_read_timeout(loopback: LoopbackServer, kind: str) -> None:
     loopback.state.latency = 1.0
-    async with AiohttpTransport() as transport:
+    async with transport_of(kind) as transport:
         with pytest.raises(httpx.ReadTimeout):
             await transport.send(post(loopback.base_url, timeout=0.2))
 
