@@ -153,11 +153,17 @@ def import_conversations(
     ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option(help="Requests in flight, 1-50 (client.max_concurrency; default 10)."),
+        typer.Option(
+            help="Requests in flight, 1-50 (client.max_concurrency; default 10, or up to 50"
+            " with --adaptive)."
+        ),
     ] = None,
     adaptive: Annotated[
         bool | None,
-        typer.Option("--adaptive/--fixed", help="AIMD picks the concurrency, up to --concurrency."),
+        typer.Option(
+            "--adaptive/--fixed",
+            help="AIMD picks the concurrency, up to --concurrency (50 when not given).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check the file and show the plan; send nothing.")

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from rich.console import Console
 
-from memfuse_server.importer import Defaults, ImportFormatError, load
+from memfuse_server.config import ClientSettings
+from memfuse_server.importer import Defaults, ImportFormatError, import_concurrency, load
 from memfuse_server.importer.display import summary_table
 from memfuse_server.importer.run import ImportReport, message_key
 from tests.serverproc import ServerProcess, free_port
@@ -187,6 +188,7 @@ def test_import_then_again_adds_nothing_the_second_time(
     assert again.returncode == 0, again.stderr
     assert _row(again.stdout, "new on the server") == "0"
     assert _row(again.stdout, "accepted by the server") == "36"
+    assert _row(again.stdout, "concurrency").startswith("adaptive, max 50,")  # not told a max
     assert user_messages(server.api, user) == expected(conversation)
 
 
@@ -268,3 +270,11 @@ def test_held_back_messages_are_counted_apart_and_the_import_is_not_done() -> No
     }
     assert cells["held back (their session stopped at a failure)"] == "3"
     assert cells["failed"] == "1" and not report.ok
+
+
+def test_adaptive_may_go_to_the_maximum_unless_a_limit_was_given_or_configured() -> None:
+    default, configured = ClientSettings(), ClientSettings(max_concurrency=7)
+    assert import_concurrency(default, None, adaptive=True) == 50
+    assert import_concurrency(default, None, adaptive=False) == 10
+    assert import_concurrency(configured, None, adaptive=True) == 7
+    assert import_concurrency(default, 20, adaptive=True) == 20

@@ -72,7 +72,12 @@ def client_settings(
     if api_key is not None:
         updates["api_key"] = SecretStr(api_key)
     base = settings or ClientSettings()
-    return ClientSettings.model_validate({**base.model_dump(), **updates}) if updates else base
+    # exclude_unset: what was configured stays told apart from defaults (model_fields_set)
+    return (
+        ClientSettings.model_validate({**base.model_dump(exclude_unset=True), **updates})
+        if updates
+        else base
+    )
 
 
 class AsyncClient(Named, AsyncClosing):

@@ -38,6 +38,17 @@ async def _run(
         await run_import(client, conversations, options, progress, report)
 
 
+def import_concurrency(settings: ClientSettings, given: int | None, adaptive: bool) -> int:
+    """The requests in flight (the most, when adaptive): ``--concurrency``, else the configured
+    ``client.max_concurrency``; adaptive without either may go up to the client's maximum
+    (finding the level is its job)."""
+    if given is not None:
+        return given
+    if adaptive and "max_concurrency" not in settings.model_fields_set:
+        return MAX_CONCURRENCY
+    return settings.max_concurrency
+
+
 def import_file(
     settings: ClientSettings,
     path: Path,
@@ -52,7 +63,8 @@ def import_file(
     """Import ``path`` (or only check it, with ``dry_run``); the exit status."""
     out = out or Console()
     err = err or Console(stderr=True)
-    limit = settings.max_concurrency if concurrency is None else concurrency
+    use_adaptive = settings.adaptive if adaptive is None else adaptive
+    limit = import_concurrency(settings, concurrency, use_adaptive)
     if not 1 <= limit <= MAX_CONCURRENCY:
         err.print(f"error: --concurrency must be between 1 and {MAX_CONCURRENCY}, not {limit}.")
         return EXIT_USAGE
@@ -64,7 +76,7 @@ def import_file(
     if dry_run:
         out.print(plan_table(conversations))
         return EXIT_OK
-    options = ImportOptions(path, limit, settings.adaptive if adaptive is None else adaptive)
+    options = ImportOptions(path, limit, use_adaptive)
     report = ImportReport.of(conversations, options)
     try:
         asyncio.run(_run(settings, conversations, options, report, ProgressBar(err)))
@@ -80,4 +92,4 @@ def import_file(
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-__all__ = ["Defaults", "ImportFormatError", "import_file", "load"]
+__all__ = ["Defaults", "ImportFormatError", "import_concurrency", "import_file", "load"]
