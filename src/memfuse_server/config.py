@@ -69,6 +69,12 @@ class DatabaseSettings(_Section):
     vector_cache_rows: int = Field(
         default=1_000_000, ge=1000, description="SQLite: vectors kept in memory for search"
     )
+    vector_warmup_rows: int = Field(
+        default=200_000,
+        ge=0,
+        description="SQLite: vectors loaded in the background at startup, the users written "
+        "to most recently first (0: none; each user's load on their first search otherwise)",
+    )
     vector_partition_rows: int = Field(
         default=0,
         ge=0,

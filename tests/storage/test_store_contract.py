@@ -158,3 +158,22 @@ async def test_another_process_removal_is_seen(
         await second.close()
     hits = (await store.search_vectors(session.user_id, vectors(1)[0], 10))[ItemKind.MESSAGE]
     assert {h.item_id for h in hits} == {ids[1], more[0]}
+
+
+async def test_a_reopened_store_warms_up_and_searches_the_same(
+    store: Store, vectors: VecFn, reopen: Callable[[], Store]
+) -> None:
+    """After a restart, the warm-up (whatever a backend loads) changes no search result."""
+    alice, bob = await new_session(store, "alice"), await new_session(store, "bob")
+    await add(store, alice, ["one", "two", "three"], vectors)
+    await add(store, bob, ["four"], vectors)
+    probe = vectors(1)[0]
+    before = {s.user_id: await store.search_vectors(s.user_id, probe, 10) for s in (alice, bob)}
+    second = reopen()
+    await second.open()
+    try:
+        await second.warm_up()
+        after = {s.user_id: await second.search_vectors(s.user_id, probe, 10) for s in (alice, bob)}
+    finally:
+        await second.close()
+    assert after == before

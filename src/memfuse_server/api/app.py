@@ -3,9 +3,11 @@ that builds the store, the embedder and the service from the settings."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import structlog
 from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
@@ -31,10 +33,11 @@ from memfuse_server.config import Settings
 from memfuse_server.embeddings import MicroBatcher, build_embedder, build_token_counter
 from memfuse_server.metrics import Metrics
 from memfuse_server.service import MemoryService
-from memfuse_server.storage import open_store
+from memfuse_server.storage import Store, open_store
 from memfuse_server.ui import mount_ui
 
 PREFIX = "/api/v1"
+log = structlog.get_logger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -62,6 +65,20 @@ def _instrument_background(background: Background, metrics: Metrics) -> None:
     background.worker.on_outcome = lambda outcome: metrics.jobs.labels(outcome).inc()
 
 
+async def _warm_up(store: Store) -> None:
+    """The store's warm-up, beside the requests; a failure only costs the first searches."""
+    try:
+        await store.warm_up()
+    except Exception:
+        log.warning("store warm-up failed; searches load what they need", exc_info=True)
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings) -> FastAPI:
     metrics = Metrics()
 
@@ -72,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.auth = Authenticator(settings.server, service.store)
             app.state.background = None
             _instrument(service, metrics)
+            stack.push_async_callback(_stopped, asyncio.create_task(_warm_up(service.store)))
             if settings.worker.enabled:
                 background = build_background(settings, service.store, service.embedder)
                 _instrument_background(background, metrics)

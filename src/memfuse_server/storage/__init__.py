@@ -38,6 +38,7 @@ def open_store(settings: Settings) -> Store:
         settings.embedding.dimension,
         db.vector_cache_rows,
         db.vector_partition_rows,
+        db.vector_warmup_rows,
     )
 
 

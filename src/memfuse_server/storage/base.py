@@ -225,6 +225,10 @@ class Store(
     """Everything the service needs from a database."""
 
     async def open(self) -> None: ...
+    async def warm_up(self) -> None:
+        """Load, in the background after ``open``, what makes the first searches fast."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -51,6 +51,9 @@ class PostgresStore:
     async def open(self) -> None:
         await self.db.open()
 
+    async def warm_up(self) -> None:
+        """Nothing to load: the vectors and their index live in the database."""
+
     async def close(self) -> None:
         await self.db.close()
 

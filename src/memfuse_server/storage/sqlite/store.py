@@ -104,6 +104,14 @@ def _delete_session(
     conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
 
+def _users_by_recent_writes(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """Each user's searchable rows, the most recently written user first."""
+    rows = conn.execute(
+        "SELECT user_id, COUNT(*) FROM documents GROUP BY user_id ORDER BY MAX(seq) DESC"
+    ).fetchall()
+    return [(str(user_id), int(count)) for user_id, count in rows]
+
+
 class SqliteStore:
     """The embedded store: one SQLite file in WAL mode."""
 
@@ -113,13 +121,26 @@ class SqliteStore:
         dimension: int,
         vector_cache_rows: int,
         vector_partition_rows: int = 0,
+        vector_warmup_rows: int = 0,
     ) -> None:
         self.db = database
         self.index = VectorIndex(dimension, vector_cache_rows, vector_partition_rows)
+        self.warmup_rows = min(vector_warmup_rows, vector_cache_rows)
         self.term_stats = search.TermStats()
 
     async def open(self) -> None:
         await self.db.open()
+
+    async def warm_up(self) -> None:
+        """Load the vectors of the users written to most recently, up to ``warmup_rows``, so
+        their first search after a start does not read them (1.3 s for 100k messages)."""
+        budget = self.warmup_rows
+        if budget <= 0:
+            return
+        for user_id, rows in await self.db.read(_users_by_recent_writes):
+            if rows <= budget:
+                await self.db.read(self.index.load, user_id)
+                budget -= rows
 
     def pool_stats(self) -> PoolStats:
         return self.db.pool_stats()

@@ -159,15 +159,28 @@ class VectorIndex:
         self, conn: sqlite3.Connection, user_id: str, query: Vectors, per_kind: int
     ) -> dict[ItemKind, list[Hit]]:
         """Bring the user's index up to date from ``conn``, then search it."""
-        row = conn.execute(_STATE, (user_id,)).fetchone()
-        if row is None:
+        index = self.load(conn, user_id)
+        if index is None:
             return {}
-        index = self._current(conn, user_id, int(row[0]))
         with index.lock:
             return {
                 kind: [Hit(kind, item_id, score) for item_id, score in matrix.top(query, per_kind)]
                 for kind, matrix in index.kinds.items()
             }
+
+    def load(self, conn: sqlite3.Connection, user_id: str) -> _UserIndex | None:
+        """The user's vectors in memory, brought up to date from ``conn`` (None: no such user).
+        Searches call it first; the store's warm-up calls it at startup."""
+        row = conn.execute(_STATE, (user_id,)).fetchone()
+        if row is None:
+            return None
+        return self._current(conn, user_id, int(row[0]))
+
+    def rows_in_memory(self, user_id: str) -> int:
+        """How many of the user's vectors are loaded (0 when none are)."""
+        with self._lock:
+            index = self._users.get(user_id)
+        return 0 if index is None else index.rows
 
     def forget_removed(self, user_id: str, seqs: set[int], new_epoch: int) -> None:
         """Apply this process's own removals (called after they commit)."""
