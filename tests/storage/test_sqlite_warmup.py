@@ -13,6 +13,7 @@ from memfuse_server.api import create_app
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.config import load_settings
 from memfuse_server.storage import open_store
+from memfuse_server.storage.sqlite.database import Database
 from memfuse_server.storage.sqlite.store import SqliteStore
 from tests.storage.test_store_contract import new_session, prepared
 
@@ -89,3 +90,23 @@ async def test_the_server_warms_up_at_startup_without_waiting_for_it(tmp_path: P
                 break
             await asyncio.sleep(0.05)
         assert all(store.index.rows_in_memory(uid) for uid in users.values())
+
+
+async def test_the_most_recent_users_are_the_last_to_leave_the_cache(tmp_path: Path) -> None:
+    """Warmed users enter the least-recently-searched order oldest first, so when a new user
+    needs room it is the least recently written one that leaves."""
+    path = tmp_path / "m.db"
+    users = await fill(path)
+    full = await loaded_after_warm_up(path, 10_000, users)
+    cap = sum(full.values())
+    store = SqliteStore(Database(path), 384, vector_cache_rows=cap, vector_warmup_rows=cap)
+    await store.open()
+    try:
+        await store.warm_up()
+        newcomer = await new_session(store, "newcomer")
+        await store.add_messages(newcomer, [prepared("hi")], unit(1), RoundBuffer())
+        await store.search_vectors(newcomer.user_id, unit(1)[0], 5)
+        left = {name: store.index.rows_in_memory(uid) for name, uid in users.items()}
+    finally:
+        await store.close()
+    assert left == {**full, "old": 0}

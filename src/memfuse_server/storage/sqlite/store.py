@@ -137,10 +137,13 @@ class SqliteStore:
         budget = self.warmup_rows
         if budget <= 0:
             return
+        chosen = []
         for user_id, rows in await self.db.read(_users_by_recent_writes):
             if rows <= budget:
-                await self.db.read(self.index.load, user_id)
+                chosen.append(user_id)
                 budget -= rows
+        for user_id in reversed(chosen):  # the most recent last: the cache keeps it longest
+            await self.db.read(self.index.load, user_id)
 
     def pool_stats(self) -> PoolStats:
         return self.db.pool_stats()
