@@ -195,7 +195,7 @@ class _Run:
             for members in queue:
                 for position, item in enumerate(members):
                     result = await self.one(item)
-                    self.results.append(result)
+                    self._record(result)
                     if self._stops_the_lane(result):
                         self._hold_back(members[position + 1 :], result)
                         break
@@ -217,10 +217,12 @@ class _Run:
                 f"item {item.index} not sent: item {failed.index} of session {item.session_id}"
                 " failed before it, and a session's items are sent in order; run again."
             )
-            result = ItemResult(item.index, item.session_id, item.idempotency_key, (), error)
-            self.results.append(result)
-            if self.on_result is not None:
-                self.on_result(result)
+            self._record(ItemResult(item.index, item.session_id, item.idempotency_key, (), error))
+
+    def _record(self, result: ItemResult) -> None:
+        self.results.append(result)
+        if self.on_result is not None:
+            self.on_result(result)
 
     async def one(self, item: PreparedItem) -> ItemResult:
         await self.limit.acquire()
@@ -234,8 +236,6 @@ class _Run:
         finally:
             self.limit.release()
         self._observe(result, in_flight)
-        if self.on_result is not None:
-            self.on_result(result)
         return result
 
     async def _attempt(self, item: PreparedItem, start: float) -> ItemResult:

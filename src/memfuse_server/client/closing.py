@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
 
-class AsyncClosing:
-    """Mixed into what holds connections (the clients, the transports)."""
+class AsyncClosing(ABC):
+    """Mixed into what holds connections (the clients, the transports), which define ``aclose``."""
 
-    async def aclose(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def aclose(self) -> None: ...
 
     async def __aenter__(self) -> Self:
         return self
