@@ -13,14 +13,10 @@ import httpx
 import orjson
 import pytest
 
-from memfuse_server.client.core import Core, Request, api_root
-from memfuse_server.client.errors import ConnectionFailed
-from memfuse_server.client.transport import (
-    AiohttpTransport,
-    HttpxTransport,
-    Outgoing,
-    as_transport,
-)
+from memfuse_server.client.core import Core, Request, api_root, as_transport
+from memfuse_server.client.errors import ConnectionFailed, InvalidArgument
+from memfuse_server.client.http1 import Http1Transport
+from memfuse_server.client.transport import HttpxTransport, Outgoing
 from memfuse_server.config import ClientSettings
 from tests.client.loopback import LoopbackServer
 from tests.serverproc import free_port
@@ -38,11 +34,11 @@ def post(url: str, timeout: float = 5.0, key: str = "k1", session: str = "s1") -
     )
 
 
-def transport_of(kind: str) -> AiohttpTransport | HttpxTransport:
-    return AiohttpTransport() if kind == "aiohttp" else HttpxTransport(httpx.AsyncHTTPTransport())
+def transport_of(kind: str) -> Http1Transport | HttpxTransport:
+    return Http1Transport() if kind == "http1" else HttpxTransport(httpx.AsyncHTTPTransport())
 
 
-@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("kind", ["http1", "httpx"])
 async def test_an_answer_comes_back_whole(loopback: LoopbackServer, kind: str) -> None:
     async with transport_of(kind) as transport:
         response = await transport.send(post(loopback.base_url))
@@ -56,20 +52,20 @@ async def test_an_answer_comes_back_whole(loopback: LoopbackServer, kind: str) -
 
 
 async def test_connections_are_reused(loopback: LoopbackServer) -> None:
-    async with AiohttpTransport() as transport:
+    async with Http1Transport() as transport:
         for i in range(5):
             await transport.send(post(loopback.base_url, key=f"k{i}"))
     assert (loopback.requests, loopback.connections) == (5, 1)
 
 
-@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("kind", ["http1", "httpx"])
 async def test_a_refused_connection_is_a_connect_error(kind: str) -> None:
     async with transport_of(kind) as transport:
         with pytest.raises(httpx.ConnectError):
             await transport.send(post(f"http://127.0.0.1:{free_port()}"))
 
 
-@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("kind", ["http1", "httpx"])
 async def test_a_slow_answer_is_a_read_timeout(loopback: LoopbackServer, kind: str) -> None:
     loopback.state.latency = 1.0
     async with transport_of(kind) as transport:
@@ -77,12 +73,12 @@ async def test_a_slow_answer_is_a_read_timeout(loopback: LoopbackServer, kind: s
             await transport.send(post(loopback.base_url, timeout=0.2))
 
 
-async def test_no_free_connection_in_time_is_a_connect_timeout(loopback: LoopbackServer) -> None:
+async def test_no_free_connection_in_time_is_a_pool_timeout(loopback: LoopbackServer) -> None:
     loopback.state.latency = 0.5
-    async with AiohttpTransport(max_connections=1) as transport:
+    async with Http1Transport(max_connections=1) as transport:
         slow = asyncio.create_task(transport.send(post(loopback.base_url)))
         await asyncio.sleep(0.1)  # the one connection is taken
-        with pytest.raises(httpx.ConnectTimeout):
+        with pytest.raises(httpx.PoolTimeout):
             await transport.send(post(loopback.base_url, timeout=0.1, key="k2"))
         assert (await slow).status_code == 201
     assert loopback.requests == 1  # the second request never left
@@ -92,7 +88,7 @@ async def test_a_dropped_connection_is_not_mistaken_for_an_unsent_request(
     loopback: LoopbackServer,
 ) -> None:
     loopback.drop_next(1)
-    async with AiohttpTransport() as transport:
+    async with Http1Transport() as transport:
         with pytest.raises(httpx.RemoteProtocolError):
             await transport.send(post(loopback.base_url))
     assert loopback.requests == 1
@@ -113,7 +109,7 @@ async def test_a_post_without_idempotency_is_not_repeated_after_a_drop(
 
 
 async def test_connections_the_server_closed_are_not_reused(loopback: LoopbackServer) -> None:
-    async with AiohttpTransport() as transport:
+    async with Http1Transport() as transport:
         await transport.send(post(loopback.base_url))
         loopback.close_connections()
         await asyncio.sleep(0.05)
@@ -123,7 +119,7 @@ async def test_connections_the_server_closed_are_not_reused(loopback: LoopbackSe
 
 
 async def test_a_closed_transport_can_be_used_again(loopback: LoopbackServer) -> None:
-    transport = AiohttpTransport()
+    transport = Http1Transport()
     await transport.send(post(loopback.base_url))
     await transport.aclose()
     await transport.aclose()
@@ -153,7 +149,7 @@ print("stored", server.stored_count())
 
 
 def test_a_client_never_closed_still_closes_its_connections_quietly() -> None:
-    """aiohttp reports a session left open at exit; the transport closes it with its loop."""
+    """Sockets left open at exit are reported; the transport closes them with its loop."""
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", FORGOTTEN], cwd=root, capture_output=True, text=True, timeout=60
@@ -163,12 +159,12 @@ def test_a_client_never_closed_still_closes_its_connections_quietly() -> None:
     assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def test_an_httpx_transport_is_wrapped_and_the_default_is_aiohttp() -> None:
+def test_an_httpx_transport_is_wrapped_and_the_default_is_http1() -> None:
     asgi = httpx.ASGITransport(app=lambda scope, receive, send: None)  # type: ignore[arg-type]
     wrapped = as_transport(asgi)
     assert isinstance(wrapped, HttpxTransport) and wrapped.inner is asgi
-    assert isinstance(as_transport(None), AiohttpTransport)
-    own = AiohttpTransport()
+    assert isinstance(as_transport(None), Http1Transport)
+    own = Http1Transport()
     assert as_transport(own) is own
 
 
@@ -197,3 +193,34 @@ async def test_paths_and_query_parameters_are_percent_encoded(loopback: Loopback
     on_the_wire = "s%20p@ce:%C3%A9"  # the loopback server keeps the path segment as sent
     assert unquote(on_the_wire) == session
     assert loopback.stored(on_the_wire) == [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize("kind", ["http1", "httpx"])
+async def test_a_header_with_a_line_break_is_refused_before_sending(
+    loopback: LoopbackServer, kind: str
+) -> None:
+    """A key like ``"k\r\nX-Admin: 1"`` would add a header on the wire: nothing is sent."""
+    async with transport_of(kind) as transport:
+        with pytest.raises(httpx.LocalProtocolError):
+            await transport.send(post(loopback.base_url, key="k\r\nX-Admin: 1"))
+    assert loopback.requests == 0
+
+
+async def test_a_request_that_cannot_be_written_is_an_invalid_argument(
+    loopback: LoopbackServer,
+) -> None:
+    core = Core(ClientSettings(base_url=loopback.base_url, retry_backoff_seconds=0.01))
+    try:
+        with pytest.raises(InvalidArgument, match="line break"):
+            await core.request(
+                Request(
+                    "POST",
+                    "/sessions/s1/messages",
+                    body={"messages": [{"role": "user", "content": "hi"}]},
+                    headers={"Idempotency-Key": "k\nX-Admin: 1"},
+                    idempotent=True,
+                )
+            )
+    finally:
+        await core.aclose()
+    assert loopback.requests == 0

@@ -11,8 +11,9 @@
         )
         print(result.failed, client.get_insertion_metrics())
 
-Layout: ``core`` (requests, retries, the envelope), ``transport`` (the HTTP seam: aiohttp by
-default, or any httpx transport), ``async_client`` and ``named`` (the API as methods),
+Layout: ``core`` (requests, retries, the envelope), ``transport`` (the HTTP seam, and any httpx
+transport behind it), ``http1`` and ``connection`` (the default transport: pooled HTTP/1.1
+connections, answers parsed by httptools), ``async_client`` and ``named`` (the API as methods),
 ``sync_client`` (the blocking twin), ``bulk`` / ``adaptive`` / ``metrics`` (bulk insertion),
 ``models`` (typed results), ``errors`` (the exception tree), ``closing`` (``async with``).
 """
@@ -34,6 +35,7 @@ from memfuse_server.client.errors import (
     RequestTimeout,
     ServerError,
 )
+from memfuse_server.client.http1 import Http1Transport
 from memfuse_server.client.metrics import InsertionMetrics
 from memfuse_server.client.models import (
     Agent,
@@ -49,13 +51,12 @@ from memfuse_server.client.models import (
     User,
 )
 from memfuse_server.client.sync_client import Client
-from memfuse_server.client.transport import AiohttpTransport, HttpxTransport, Transport
+from memfuse_server.client.transport import HttpxTransport, Transport
 
 __all__ = [
     "MAX_CONCURRENCY",
     "APIError",
     "Agent",
-    "AiohttpTransport",
     "AsyncClient",
     "AuthenticationError",
     "BulkItem",
@@ -66,6 +67,7 @@ __all__ = [
     "ConnectionFailed",
     "EntityNeighbourhood",
     "Health",
+    "Http1Transport",
     "HttpxTransport",
     "InsertionMetrics",
     "InvalidArgument",

@@ -81,7 +81,7 @@ def client_settings(
 
 
 class AsyncClient(Named, AsyncClosing):
-    """The MemFuse API over HTTP (aiohttp, or any httpx transport); ``async with`` it or
+    """The MemFuse API over HTTP (``Http1Transport``, or any httpx transport); ``async with`` it or
     ``await aclose()``."""
 
     def __init__(

@@ -29,12 +29,14 @@ from cachetools import LRUCache
 from memfuse_server.client.errors import (
     APIError,
     ConnectionFailed,
+    InvalidArgument,
     InvalidResponse,
     MemFuseClientError,
     RequestTimeout,
     api_error,
 )
-from memfuse_server.client.transport import Answer, Outgoing, Transport, as_transport
+from memfuse_server.client.http1 import Http1Transport
+from memfuse_server.client.transport import Answer, HttpxTransport, Outgoing, Transport
 from memfuse_server.config import ClientSettings
 from memfuse_server.http_retry import RetryableError, RetryPolicy, excerpt, retry_after
 
@@ -78,8 +80,8 @@ def api_root(base_url: str) -> str:
 class Core:
     """One server's API over a ``Transport``, with the retry policy and envelope parsing.
 
-    The default transport is aiohttp's (``AiohttpTransport``); an httpx transport given instead
-    is wrapped (the tests pass ``httpx.ASGITransport`` to call the app in-process). Requests
+    The default transport is ``Http1Transport``; an httpx transport given instead is wrapped
+    (the tests pass ``httpx.ASGITransport`` to call the app in-process). Requests
     are plain ``Outgoing`` records, not ``httpx.Request``s: building an httpx request and
     response costs about 30 us of CPU a request, and bulk insertion spends that one request at
     a time on one event loop (docs/benchmarks.md, "Bulk insertion").
@@ -144,6 +146,15 @@ class Core:
         return _data(answer, request)
 
 
+def as_transport(given: Transport | httpx.AsyncBaseTransport | None) -> Transport:
+    """The transport to use: the default for ``None``, an httpx one wrapped."""
+    if given is None:
+        return Http1Transport()
+    if isinstance(given, httpx.AsyncBaseTransport):
+        return HttpxTransport(given)
+    return given
+
+
 class _Urls:
     """The percent-encoded URL of each API path, built once per path."""
 
@@ -172,6 +183,8 @@ def _query(params: Mapping[str, Any] | None) -> str:
 
 def _transport_failure(exc: httpx.TransportError, request: Request) -> MemFuseClientError | _Retry:
     where = f"{request.method} {request.path}"
+    if isinstance(exc, httpx.LocalProtocolError):  # could not be written: repeating cannot help
+        return InvalidArgument(f"{where}: {exc}. Check the ids and header values given.")
     error: MemFuseClientError
     if isinstance(exc, httpx.TimeoutException):
         error = RequestTimeout(
@@ -215,4 +228,4 @@ def _status_failure(response: Answer, body: Any, request: Request) -> MemFuseCli
     return error
 
 
-__all__ = ["API_PREFIX", "Core", "Request", "api_root"]
+__all__ = ["API_PREFIX", "Core", "Request", "api_root", "as_transport"]
