@@ -63,6 +63,7 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.server.graceful_timeout_seconds) or None,
+        timeout_keep_alive=settings.server.keepalive_seconds,
         server_header=False,
     )
 

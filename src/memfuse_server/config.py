@@ -56,6 +56,9 @@ class ServerSettings(_Section):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     graceful_timeout_seconds: float = Field(default=15.0, ge=0)
+    keepalive_seconds: int = Field(
+        default=30, ge=1, description="an idle HTTP connection stays open this long for reuse"
+    )
 
 
 class DatabaseSettings(_Section):
@@ -231,6 +234,11 @@ class ClientSettings(_Section):
     )
     adaptive: bool = Field(
         default=False, description="bulk insertion: AIMD on latency and errors, up to the max"
+    )
+    keepalive_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="reuse an idle connection up to this long; keep it below the server's",
     )
 
 

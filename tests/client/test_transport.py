@@ -4,8 +4,10 @@ request may have reached the server (what makes a retry safe)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,7 +21,7 @@ from memfuse_server.client.http1 import Http1Transport
 from memfuse_server.client.transport import HttpxTransport, Outgoing
 from memfuse_server.config import ClientSettings
 from tests.client.loopback import LoopbackServer
-from tests.serverproc import free_port
+from tests.serverproc import ServerProcess, free_port
 
 BODY = orjson.dumps({"messages": [{"role": "user", "content": "hello"}]})
 
@@ -161,11 +163,13 @@ def test_a_client_never_closed_still_closes_its_connections_quietly() -> None:
 
 def test_an_httpx_transport_is_wrapped_and_the_default_is_http1() -> None:
     asgi = httpx.ASGITransport(app=lambda scope, receive, send: None)  # type: ignore[arg-type]
-    wrapped = as_transport(asgi)
+    settings = ClientSettings(keepalive_seconds=7)
+    wrapped = as_transport(asgi, settings)
     assert isinstance(wrapped, HttpxTransport) and wrapped.inner is asgi
-    assert isinstance(as_transport(None), Http1Transport)
+    default = as_transport(None, settings)
+    assert isinstance(default, Http1Transport) and default.keepalive_seconds == 7
     own = Http1Transport()
-    assert as_transport(own) is own
+    assert as_transport(own, settings) is own
 
 
 async def test_paths_and_query_parameters_are_percent_encoded(loopback: LoopbackServer) -> None:
@@ -224,3 +228,18 @@ async def test_a_request_that_cannot_be_written_is_an_invalid_argument(
     finally:
         await core.aclose()
     assert loopback.requests == 0
+
+
+def test_the_server_keeps_an_idle_connection_as_configured(fresh_server: ServerProcess) -> None:
+    """``server.keepalive_seconds`` reaches uvicorn: an idle connection closes after it."""
+    fresh_server.settings = {"server": {"keepalive_seconds": 1}}
+    fresh_server.start()
+    host, port = fresh_server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"GET /api/v1/health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        started = time.monotonic()
+        received = b""
+        while chunk := sock.recv(65536):  # the answer, then the end when the server closes
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 200") and b'"status"' in received
+        assert 0.5 < time.monotonic() - started < 5

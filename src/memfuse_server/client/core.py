@@ -102,7 +102,7 @@ class Core:
         self.policy = RetryPolicy(settings.max_retries, settings.retry_backoff_seconds)
         self.timeout = settings.timeout_seconds
         self.urls = _Urls(self.base_url)
-        self.transport = as_transport(transport)
+        self.transport = as_transport(transport, settings)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -146,10 +146,12 @@ class Core:
         return _data(answer, request)
 
 
-def as_transport(given: Transport | httpx.AsyncBaseTransport | None) -> Transport:
-    """The transport to use: the default for ``None``, an httpx one wrapped."""
+def as_transport(
+    given: Transport | httpx.AsyncBaseTransport | None, settings: ClientSettings
+) -> Transport:
+    """The transport to use: the default for ``None`` (per ``settings``), an httpx one wrapped."""
     if given is None:
-        return Http1Transport()
+        return Http1Transport(keepalive_seconds=settings.keepalive_seconds)
     if isinstance(given, httpx.AsyncBaseTransport):
         return HttpxTransport(given)
     return given

@@ -9,8 +9,11 @@ small because the hard parts are libraries: asyncio opens the connections (TLS i
 httptools parses the answers. What it writes itself is the request head and the pool.
 
 - Connections are kept per origin (scheme, host, port) and reused most-recent-first; one idle for
-  ``keepalive_seconds`` (4 s: below uvicorn's 5 s, so the client does not pick a connection the
-  server is closing) is closed instead of reused.
+  ``keepalive_seconds`` (``client.keepalive_seconds``, 15 s) is closed instead of reused. Keep
+  it below the server's own idle limit (``server.keepalive_seconds`` of memfuse-server: 30 s;
+  uvicorn's default: 5 s): a connection the server has closed is never picked, but one it
+  closes at the very moment it is picked fails the request, which the client then retries
+  only when repeating it is harmless.
 - At most ``max_connections`` requests are in flight; a request waits ``timeout`` for its turn
   (``httpx.PoolTimeout``), then ``timeout`` to connect (``httpx.ConnectTimeout`` /
   ``httpx.ConnectError``: nothing was sent), then at most ``timeout`` between bytes of the
@@ -117,7 +120,7 @@ class Http1Transport(AsyncClosing):
     def __init__(
         self,
         max_connections: int = 100,
-        keepalive_seconds: float = 4.0,
+        keepalive_seconds: float = 15.0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.max_connections = max_connections
