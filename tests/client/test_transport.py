@@ -49,7 +49,7 @@ async def test_an_answer_comes_back_whole(loopback: LoopbackServer, kind: str) -
         response.headers["Content-Type"] == response.headers["content-type"] == "application/json"
     )
     assert len(orjson.loads(response.content)["data"]["message_ids"]) == 1
-    assert response.text.startswith('{"status": "success"')
+    assert orjson.loads(response.text)["status"] == "success"
     assert loopback.stored("s1") == [{"role": "user", "content": "hello"}]
 
 
