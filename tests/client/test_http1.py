@@ -24,12 +24,13 @@ Reply = Callable[[int], bytes]  # the n-th request on the server (from 0) -> the
 @dataclass
 class Scripted:
     """A server that answers each request with scripted bytes: ``b""`` closes without answering,
-    ``b"stall"`` answers nothing until ``stall`` is set, an answer saying close closes."""
+    ``b"stall"`` holds the answer until ``stall`` is set, an answer saying close closes."""
 
     reply: Reply
     base_url: str = ""
     requests: list[bytes] = field(default_factory=list)
     connections: int = 0
+    ended: int = 0  # connections that ended (the client closed them, or the server did)
     stall: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -40,12 +41,13 @@ class Scripted:
                 lines = head.lower().split(b"\r\n")
                 length = next((int(x[15:]) for x in lines if x.startswith(b"content-length:")), 0)
                 self.requests.append(head + await reader.readexactly(length))
-                data = self.reply(len(self.requests) - 1)
+                index = len(self.requests) - 1
+                data = self.reply(index)
+                if data == b"stall":  # hold the answer, then give what ``reply`` says by then
+                    await self.stall.wait()
+                    data = self.reply(index)
                 if not data:
                     break
-                if data == b"stall":
-                    await self.stall.wait()
-                    continue
                 writer.write(data)
                 await writer.drain()
                 if b"connection: close" in data.lower():
@@ -53,6 +55,7 @@ class Scripted:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self.ended += 1
             writer.close()
 
 
@@ -143,7 +146,15 @@ async def test_a_head_answer_ends_with_its_headers(start: Start) -> None:
 async def test_an_answer_that_is_not_http_is_a_protocol_error(start: Start) -> None:
     server = await start(always(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"))
     async with Http1Transport() as transport:
-        with pytest.raises(httpx.RemoteProtocolError, match="not valid HTTP"):
+        with pytest.raises(httpx.RemoteProtocolError, match="is not HTTP"):
+            await transport.send(get(server))
+
+
+async def test_a_switch_to_another_protocol_is_a_protocol_error(start: Start) -> None:
+    switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n"
+    server = await start(always(switch))
+    async with Http1Transport() as transport:
+        with pytest.raises(httpx.RemoteProtocolError, match="HttpParserUpgrade"):
             await transport.send(get(server))
 
 
@@ -185,6 +196,21 @@ async def test_a_cancelled_request_does_not_leave_its_answer_for_the_next(start:
         answer = await transport.send(get(server))
     assert answer.content == b"{}"
     assert server.connections == 2
+
+
+async def test_a_connection_in_use_when_the_transport_closes_is_closed_after(
+    start: Start,
+) -> None:
+    server = await start(lambda n: b"stall" if n == 0 else OK)
+    transport = Http1Transport()
+    in_flight = asyncio.create_task(transport.send(get(server)))
+    await asyncio.sleep(0.1)
+    await transport.aclose()
+    server.reply = always(OK)
+    server.stall.set()
+    assert (await in_flight).status_code == 200  # the request in flight still gets its answer
+    await asyncio.sleep(0.05)
+    assert server.ended == 1  # and its connection is closed, not kept in a closed pool
 
 
 async def test_the_request_on_the_wire(start: Start) -> None:

@@ -46,6 +46,7 @@ class Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[Answer] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timeout = 0.0
+        self._head_only = False  # the request was HEAD: its answer has no body
         self._heard = 0.0  # loop time of the last bytes received
         self._start_answer()
 
@@ -92,8 +93,13 @@ class Connection(asyncio.Protocol):
         self._heard = self.loop.time()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(httpx.RemoteProtocolError(f"the answer is not valid HTTP/1.1 ({exc})"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            # garbage, or a switch to another protocol (101): the connection is done for; an
+            # answer already whole was delivered, anything else fails
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._fail(
+                httpx.RemoteProtocolError(f"the answer is not HTTP/1.1 we can read ({reason})")
+            )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True

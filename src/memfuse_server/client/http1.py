@@ -92,6 +92,7 @@ class _Pool:
     def __init__(self, keepalive_seconds: float) -> None:
         self.keepalive_seconds = keepalive_seconds
         self.idle: list[Connection] = []
+        self.closed = False  # the transport was closed: what comes back is closed too
 
     def take(self, now: float) -> Connection | None:
         while self.idle:
@@ -102,13 +103,14 @@ class _Pool:
         return None
 
     def give_back(self, connection: Connection, now: float) -> None:
-        if connection.reusable and connection.usable:
+        if connection.reusable and connection.usable and not self.closed:
             connection.idle_since = now
             self.idle.append(connection)
         else:
             connection.close()
 
     def close(self) -> None:
+        self.closed = True
         for connection in self.idle:
             connection.close()
         self.idle.clear()
@@ -199,8 +201,8 @@ class Http1Transport(AsyncClosing):
         await anext(self._lifetime)
         return loop
 
-    def close_idle(self) -> None:
-        """Close every idle connection (those in use close when their exchange ends)."""
+    def close_pools(self) -> None:
+        """Close every idle connection; those in use close when their exchange ends."""
         for pool in self._pools.values():
             pool.close()
 
@@ -220,7 +222,7 @@ async def _closing_with_the_loop(transport: Http1Transport) -> AsyncGenerator[No
     try:
         yield
     finally:
-        transport.close_idle()
+        transport.close_pools()
         await asyncio.sleep(0)  # let the loop run the closes it scheduled
 
 
