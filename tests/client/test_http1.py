@@ -143,26 +143,24 @@ async def test_a_head_answer_ends_with_its_headers(start: Start) -> None:
     )
 
 
-async def test_an_answer_that_is_not_http_is_a_protocol_error(start: Start) -> None:
-    server = await start(always(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"))
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n"
+CUT = b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\nConnection: close\r\n\r\nonly part"
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "is not HTTP"),  # not HTTP at all
+        (SWITCH, "HttpParserUpgrade"),  # a switch to another protocol
+        (CUT, "before answering in full"),  # the body cut short by a close
+    ],
+)
+async def test_an_answer_that_cannot_be_read_is_a_protocol_error(
+    start: Start, reply: bytes, said: str
+) -> None:
+    server = await start(always(reply))
     async with Http1Transport() as transport:
-        with pytest.raises(httpx.RemoteProtocolError, match="is not HTTP"):
-            await transport.send(get(server))
-
-
-async def test_a_switch_to_another_protocol_is_a_protocol_error(start: Start) -> None:
-    switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n"
-    server = await start(always(switch))
-    async with Http1Transport() as transport:
-        with pytest.raises(httpx.RemoteProtocolError, match="HttpParserUpgrade"):
-            await transport.send(get(server))
-
-
-async def test_a_close_in_the_middle_of_the_body_is_a_protocol_error(start: Start) -> None:
-    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\nConnection: close\r\n\r\nonly part"
-    server = await start(always(cut))
-    async with Http1Transport() as transport:
-        with pytest.raises(httpx.RemoteProtocolError, match="before answering"):
+        with pytest.raises(httpx.RemoteProtocolError, match=said):
             await transport.send(get(server))
 
 

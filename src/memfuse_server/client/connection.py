@@ -111,7 +111,9 @@ class Connection(asyncio.Protocol):
             self._fail(httpx.ReadError(f"the connection failed before the answer was whole: {exc}"))
         else:
             self._fail(
-                httpx.RemoteProtocolError("the server closed the connection before answering")
+                httpx.RemoteProtocolError(
+                    "the server closed the connection before answering in full"
+                )
             )
 
     # -- httptools callbacks ------------------------------------------------------------------
