@@ -243,3 +243,9 @@ def test_the_server_keeps_an_idle_connection_as_configured(fresh_server: ServerP
             received += chunk
         assert received.startswith(b"HTTP/1.1 200") and b'"status"' in received
         assert 0.5 < time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("url", ["localhost:8765", "ftp://host/", "http://"])
+def test_a_base_url_that_is_not_http_is_refused_at_once(url: str) -> None:
+    with pytest.raises(InvalidArgument, match="not an http:// or https:// URL"):
+        Core(ClientSettings(base_url=url))

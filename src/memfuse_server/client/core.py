@@ -35,7 +35,7 @@ from memfuse_server.client.errors import (
     RequestTimeout,
     api_error,
 )
-from memfuse_server.client.http1 import Http1Transport
+from memfuse_server.client.http1 import Http1Transport, split_url
 from memfuse_server.client.transport import Answer, HttpxTransport, Outgoing, Transport
 from memfuse_server.config import ClientSettings
 from memfuse_server.http_retry import RetryableError, RetryPolicy, excerpt, retry_after
@@ -99,6 +99,13 @@ class Core:
             headers["Authorization"] = f"Bearer {key}"
         self.headers = headers
         self.base_url = api_root(settings.base_url)
+        try:
+            split_url(self.base_url)
+        except ValueError:
+            raise InvalidArgument(
+                f"base_url {settings.base_url!r} is not an http:// or https:// URL with a host"
+                " (like http://127.0.0.1:8765)."
+            ) from None
         self.policy = RetryPolicy(settings.max_retries, settings.retry_backoff_seconds)
         self.timeout = settings.timeout_seconds
         self.urls = _Urls(self.base_url)
