@@ -103,9 +103,11 @@ async def test_a_chunked_answer_is_read_whole_and_the_connection_reused(start: S
     assert (len(server.requests), server.connections) == (2, 1)
 
 
-async def test_an_answer_without_a_length_runs_to_the_close(start: Start) -> None:
+@pytest.mark.parametrize("coding", [b"", b"Transfer-Encoding: identity\r\n"])
+async def test_an_answer_without_a_length_runs_to_the_close(start: Start, coding: bytes) -> None:
     def reply(n: int) -> bytes:
-        return b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it" if n == 0 else OK
+        unframed = b"HTTP/1.1 200 OK\r\n" + coding + b"Connection: close\r\n\r\nall of it"
+        return unframed if n == 0 else OK
 
     server = await start(reply)
     async with Http1Transport() as transport:

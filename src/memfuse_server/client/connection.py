@@ -122,7 +122,9 @@ class Connection(asyncio.Protocol):
         header = name.decode("latin-1"), value.decode("latin-1")
         self._headers.append(header)
         lowered = header[0].lower()
-        if lowered == "content-length" or lowered == "transfer-encoding":
+        if lowered == "content-length" or (
+            lowered == "transfer-encoding" and "chunked" in header[1].lower()
+        ):
             self._framed = True
 
     def on_headers_complete(self) -> None:
