@@ -60,17 +60,19 @@ from benchmarks.report import write_section  # noqa: E402
 from memfuse_server.buffer import RoundBuffer  # noqa: E402
 from memfuse_server.config import Settings, load_settings  # noqa: E402
 from memfuse_server.embeddings import build_embedder  # noqa: E402
-from memfuse_server.extraction.base import (  # noqa: E402
+from memfuse_server.layers.m1 import FactLayer  # noqa: E402
+from memfuse_server.layers.m2 import GraphLayer  # noqa: E402
+from memfuse_server.models import (  # noqa: E402
     Entity,
     EntityType,
     EpisodeInput,
     Fact,
     Graph,
+    NewMessage,
     Relation,
+    Role,
+    utcnow,
 )
-from memfuse_server.layers.m1 import FactLayer  # noqa: E402
-from memfuse_server.layers.m2 import GraphLayer  # noqa: E402
-from memfuse_server.models import NewMessage, Role, utcnow  # noqa: E402
 from memfuse_server.pipeline import EpisodePipeline  # noqa: E402
 from memfuse_server.retrieval.search import MemoryQuery, QueryEngine  # noqa: E402
 from memfuse_server.storage import PreparedMessage, Store, open_store  # noqa: E402

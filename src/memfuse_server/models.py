@@ -206,11 +206,89 @@ class QueryResult:
     ranks: JSON
 
 
+# What extraction derives from one episode (M1 facts, the M2 graph). An extractor reads
+# an ``EpisodeInput``; storage saves what it returns.
+
+
+@dataclass(frozen=True)
+class EpisodeMessage:
+    id: str
+    role: str
+    name: str | None  # the speaker's name when the client sent one
+    content: str
+    created_at: datetime  # when the turn happened (aware); relative dates resolve against it
+
+
+@dataclass(frozen=True)
+class EpisodeInput:
+    episode_id: str
+    user_id: str
+    user_name: str  # the user's display name: who "I" is in a ``user`` turn without ``name``
+    session_id: str
+    messages: tuple[EpisodeMessage, ...]
+
+
+class EntityType(StrEnum):
+    PERSON = "person"
+    PLACE = "place"
+    ORGANIZATION = "organization"
+    EVENT = "event"
+    THING = "thing"
+
+
+@dataclass(frozen=True)
+class Fact:
+    text: str  # self-contained: names resolved, relative dates made absolute
+    source_message_ids: tuple[str, ...]
+    subject: str | None = None  # the entity the fact is about, when known
+    occurred_at: datetime | None = None  # the time it refers to, when stated
+    time_expression: str | None = None  # the words that gave it ("last week")
+    confidence: float = 0.8
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str  # canonical name
+    type: EntityType
+    aliases: tuple[str, ...] = ()
+    source_message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Relation:
+    subject: str  # an entity name (canonical or alias)
+    predicate: str  # lower_snake_case verb phrase: "lives_in", "plays", "works_at"
+    object: str  # an entity name
+    source_message_ids: tuple[str, ...] = ()
+    valid_at: datetime | None = None  # when it started to hold / happened, when stated
+    fact: str | None = None  # the statement it was read from
+    confidence: float = 0.8
+
+
+@dataclass(frozen=True)
+class Graph:
+    entities: tuple[Entity, ...] = ()
+    relations: tuple[Relation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Extraction:
+    facts: tuple[Fact, ...] = ()
+    graph: Graph = field(default_factory=Graph)
+
+
 __all__ = [
     "LEVELS",
     "Agent",
     "ApiKey",
+    "Entity",
+    "EntityType",
     "Episode",
+    "EpisodeInput",
+    "EpisodeMessage",
+    "Extraction",
+    "Fact",
+    "Graph",
     "Hit",
     "ItemKind",
     "Job",
@@ -221,6 +299,7 @@ __all__ = [
     "NewMessage",
     "QueryResult",
     "QueueStats",
+    "Relation",
     "Role",
     "Session",
     "User",

@@ -15,11 +15,10 @@ from typing import TypeVar
 
 import structlog
 
-from memfuse_server.extraction.base import EpisodeInput
 from memfuse_server.fanout import run_all
 from memfuse_server.layers.m1 import FactLayer
 from memfuse_server.layers.m2 import GraphLayer
-from memfuse_server.models import LayerTimings
+from memfuse_server.models import EpisodeInput, LayerTimings
 from memfuse_server.storage.base import LayerStore
 
 log = structlog.get_logger(__name__)

@@ -14,14 +14,9 @@ import pytest
 from memfuse_server.config import EmbeddingSettings, LLMSettings, load_settings
 from memfuse_server.embeddings.remote import RemoteEncoder
 from memfuse_server.errors import ExtractionFailed
-from memfuse_server.extraction.base import (
-    EntityType,
-    EpisodeInput,
-    EpisodeMessage,
-    Extractor,
-    Fact,
-)
+from memfuse_server.extraction.base import Extractor
 from memfuse_server.extraction.llm import LLMExtractor, load_prompt
+from memfuse_server.models import EntityType, EpisodeInput, EpisodeMessage, Fact
 from memfuse_server.testing import FakeLLMServer, fake_embedding
 
 MAY_8 = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)

@@ -10,17 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from memfuse_server.extraction.base import (
-    Entity,
-    EntityType,
-    EpisodeInput,
-    EpisodeMessage,
-    Extractor,
-    Fact,
-    Graph,
-)
+from memfuse_server.extraction.base import Extractor
 from memfuse_server.extraction.rules import RuleExtractor
 from memfuse_server.extraction.rules.dates import find_times
+from memfuse_server.models import Entity, EntityType, EpisodeInput, EpisodeMessage, Fact, Graph
 
 # A copy of the project's public retrieval dev set (shared/data/devset.json), kept with the tests.
 DEVSET = Path(__file__).parent / "data" / "devset.json"

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.extraction.base import Entity, EntityType, Fact, Relation
-from memfuse_server.models import ItemKind, utcnow
+from memfuse_server.models import Entity, EntityType, Fact, ItemKind, Relation, utcnow
 from memfuse_server.storage import Store
 from tests.storage.test_store_contract import add, new_session, prepared
 

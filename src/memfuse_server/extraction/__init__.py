@@ -2,22 +2,14 @@
 
 ``build_extractor`` is the only place a provider is picked:
 ``rules`` (default; offline, deterministic) or ``llm`` (any OpenAI-compatible
-chat endpoint).
+chat endpoint). What they produce (``Fact``, ``Entity``, ``Relation``, ...) are
+domain types in ``memfuse_server.models``.
 """
 
 from __future__ import annotations
 
 from memfuse_server.config import ExtractionSettings
-from memfuse_server.extraction.base import (
-    Entity,
-    EntityType,
-    EpisodeInput,
-    EpisodeMessage,
-    Extractor,
-    Fact,
-    Graph,
-    Relation,
-)
+from memfuse_server.extraction.base import Extractor
 
 
 def build_extractor(settings: ExtractionSettings) -> Extractor:
@@ -30,14 +22,4 @@ def build_extractor(settings: ExtractionSettings) -> Extractor:
     return RuleExtractor()
 
 
-__all__ = [
-    "Entity",
-    "EntityType",
-    "EpisodeInput",
-    "EpisodeMessage",
-    "Extractor",
-    "Fact",
-    "Graph",
-    "Relation",
-    "build_extractor",
-]
+__all__ = ["Extractor", "build_extractor"]

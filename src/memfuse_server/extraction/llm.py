@@ -31,7 +31,6 @@ from pydantic import ValidationError
 
 from memfuse_server.config import LLMSettings
 from memfuse_server.errors import ExtractionFailed
-from memfuse_server.extraction.base import EpisodeInput, Fact, Graph
 from memfuse_server.extraction.llm_schema import (
     ExtractionReply,
     FactsReply,
@@ -45,6 +44,7 @@ from memfuse_server.http_retry import (
     json_client,
     post_json,
 )
+from memfuse_server.models import EpisodeInput, Fact, Graph
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*(.*?)\s*```$", re.DOTALL)
 _Reply = TypeVar("_Reply", bound=ExtractionReply)

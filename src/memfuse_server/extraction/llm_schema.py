@@ -25,7 +25,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 import structlog
 from pydantic import BaseModel, BeforeValidator, StringConstraints, ValidationError
 
-from memfuse_server.extraction.base import (
+from memfuse_server.models import (
     Entity,
     EntityType,
     EpisodeInput,

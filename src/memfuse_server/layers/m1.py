@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memfuse_server.embeddings.base import Embedder
-from memfuse_server.extraction.base import EpisodeInput, Extractor, Fact
+from memfuse_server.extraction.base import Extractor
+from memfuse_server.models import EpisodeInput, Fact
 from memfuse_server.storage.base import LayerStore
 
 

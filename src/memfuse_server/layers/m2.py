@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memfuse_server.embeddings.base import Embedder
-from memfuse_server.extraction.base import EpisodeInput, Extractor, Fact, Graph
+from memfuse_server.extraction.base import Extractor
 from memfuse_server.fanout import run_all
 from memfuse_server.layers.texts import entity_text, relation_text
+from memfuse_server.models import EpisodeInput, Fact, Graph
 from memfuse_server.storage.base import LayerStore
 
 

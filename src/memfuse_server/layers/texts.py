@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memfuse_server.extraction.base import Entity
+from memfuse_server.models import Entity
 
 
 def alias_key(name: str) -> str:

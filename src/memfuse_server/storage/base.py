@@ -15,11 +15,13 @@ from typing import Protocol, runtime_checkable
 
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.extraction.base import Entity, EpisodeInput, Fact, Relation
 from memfuse_server.models import (
     JSON,
     Agent,
     ApiKey,
+    Entity,
+    EpisodeInput,
+    Fact,
     Hit,
     ItemKind,
     Job,
@@ -29,6 +31,7 @@ from memfuse_server.models import (
     Message,
     NewMessage,
     QueueStats,
+    Relation,
     Session,
     User,
 )

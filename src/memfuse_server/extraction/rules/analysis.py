@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from memfuse_server.extraction.base import EntityType, EpisodeInput, EpisodeMessage
 from memfuse_server.extraction.rules.anaphora import Salience, remember, resolve
 from memfuse_server.extraction.rules.dates import TimeRef, find_times, local_date
 from memfuse_server.extraction.rules.entities import Registry
@@ -36,6 +35,7 @@ from memfuse_server.extraction.rules.text import (
     strip_lead_ins,
     strip_tag,
 )
+from memfuse_server.models import EntityType, EpisodeInput, EpisodeMessage
 
 ASSISTANT = "the assistant"
 ASSERTIVE = frozenset({Kind.STATEMENT, Kind.TAG_QUESTION, Kind.FRAGMENT})

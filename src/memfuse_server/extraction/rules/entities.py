@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from memfuse_server.extraction.base import Entity, EntityType
 from memfuse_server.extraction.rules.lexicon import KIN_SYNONYMS, PERSON_TITLES
+from memfuse_server.models import Entity, EntityType
 
 _TYPE_ORDER = (
     EntityType.PERSON,

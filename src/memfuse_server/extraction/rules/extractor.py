@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memfuse_server.extraction.base import EpisodeInput, Fact, Graph
 from memfuse_server.extraction.rules.analysis import analyse
 from memfuse_server.extraction.rules.facts import build_facts
 from memfuse_server.extraction.rules.graph import build_graph
+from memfuse_server.models import EpisodeInput, Fact, Graph
 
 
 class RuleExtractor:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from memfuse_server.extraction.base import Fact
 from memfuse_server.extraction.rules.analysis import Analysis, Sentence
 from memfuse_server.extraction.rules.dates import Grain, annotate
 from memfuse_server.extraction.rules.text import Kind, is_short_answer, tokenize
+from memfuse_server.models import Fact
 
 _EVALUATION = re.compile(
     r"^(?:that|this|it|there|which)(?:'s| is| was| must| sounds| seems| looks| would)\b",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from memfuse_server.extraction.base import Graph, Relation
 from memfuse_server.extraction.rules.analysis import Analysis
 from memfuse_server.extraction.rules.facts import fact_text
+from memfuse_server.models import Graph, Relation
 
 
 def build_graph(analysis: Analysis) -> Graph:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 
-from memfuse_server.extraction.base import EntityType
 from memfuse_server.extraction.rules.lexicon import (
     COMMON_CAPITALISED,
     EVENT_NOUNS,
@@ -27,6 +26,7 @@ from memfuse_server.extraction.rules.lexicon import (
 )
 from memfuse_server.extraction.rules.names import CAPITAL, SKIP_CAPS, capitalised
 from memfuse_server.extraction.rules.spans import MEDIUM, STRONG, WEAK, Context, Mention
+from memfuse_server.models import EntityType
 
 _QUOTED = re.compile(r"(?<![\w])[\"']([A-Z][^\"'\n]{0,60}?)[\"'](?![\w])")
 

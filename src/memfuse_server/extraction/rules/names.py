@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from memfuse_server.extraction.base import EntityType
 from memfuse_server.extraction.rules.lexicon import (
     AUXILIARIES,
     COMMON_CAPITALISED,
@@ -35,6 +34,7 @@ from memfuse_server.extraction.rules.lexicon import (
 )
 from memfuse_server.extraction.rules.places import GAZETTEER
 from memfuse_server.extraction.rules.spans import MEDIUM, STRONG, WEAK, Context, Mention
+from memfuse_server.models import EntityType
 
 CAPITAL = r"[A-ZÀ-Ý][\w'\-]*"
 

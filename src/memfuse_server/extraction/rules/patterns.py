@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from memfuse_server.extraction.base import EntityType
 from memfuse_server.extraction.rules.lexicon import INSTRUMENTS, OCCUPATIONS, PETS, SPORTS, words
+from memfuse_server.models import EntityType
 
 _KINDS = {
     "P": EntityType.PERSON,

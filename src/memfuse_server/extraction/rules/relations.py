@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from memfuse_server.extraction.base import EntityType
 from memfuse_server.extraction.rules.lexicon import (
     INSTRUMENTS,
     JOB_ADJECTIVES,
@@ -30,6 +29,7 @@ from memfuse_server.extraction.rules.lexicon import (
 from memfuse_server.extraction.rules.mentions import Mention
 from memfuse_server.extraction.rules.patterns import OWNING, PATTERNS, Found, Pattern
 from memfuse_server.extraction.rules.persons import possessive
+from memfuse_server.models import EntityType
 
 P, PL, T = EntityType.PERSON, EntityType.PLACE, EntityType.THING
 

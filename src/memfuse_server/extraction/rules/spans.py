@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from memfuse_server.extraction.base import EntityType
 from memfuse_server.extraction.rules.lexicon import PETS
+from memfuse_server.models import EntityType
 
 # How sure a type guess is: a title or suffix, an article or apposition, a nearby word.
 STRONG, MEDIUM, WEAK = 3, 2, 1

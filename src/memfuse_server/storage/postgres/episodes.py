@@ -17,8 +17,7 @@ import asyncpg
 import numpy as np
 
 from memfuse_server.buffer import WindowState
-from memfuse_server.extraction.base import EpisodeInput, EpisodeMessage
-from memfuse_server.models import ItemKind
+from memfuse_server.models import EpisodeInput, EpisodeMessage, ItemKind
 from memfuse_server.storage.postgres.documents import (
     add_documents,
     item_vectors,

@@ -13,8 +13,7 @@ from datetime import datetime
 import asyncpg
 
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.extraction.base import Fact
-from memfuse_server.models import ItemKind
+from memfuse_server.models import Fact, ItemKind
 from memfuse_server.storage.postgres.documents import add_documents, bump_memory_version
 from memfuse_server.storage.postgres.rows import utc
 from memfuse_server.storage.sqlite.facts import content_hash

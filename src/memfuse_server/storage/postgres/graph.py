@@ -22,9 +22,8 @@ from datetime import datetime
 import asyncpg
 
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.extraction.base import Entity, EntityType, Relation
 from memfuse_server.layers.texts import alias_key, entity_text, relation_text
-from memfuse_server.models import ItemKind
+from memfuse_server.models import Entity, EntityType, ItemKind, Relation
 from memfuse_server.storage.postgres.documents import (
     add_documents,
     bump_memory_version,

@@ -15,8 +15,7 @@ from datetime import datetime
 import numpy as np
 
 from memfuse_server.buffer import WindowState
-from memfuse_server.extraction.base import EpisodeInput, EpisodeMessage
-from memfuse_server.models import ItemKind
+from memfuse_server.models import EpisodeInput, EpisodeMessage, ItemKind
 from memfuse_server.storage.sqlite.documents import (
     Changes,
     add_documents,

@@ -10,8 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.extraction.base import Fact
-from memfuse_server.models import ItemKind
+from memfuse_server.models import Fact, ItemKind
 from memfuse_server.storage.sqlite.documents import add_documents, bump_memory_version
 from memfuse_server.storage.sqlite.rows import param_marks, ts
 

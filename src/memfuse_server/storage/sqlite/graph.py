@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.extraction.base import Entity, EntityType, Relation
 from memfuse_server.layers.texts import alias_key, entity_text, relation_text
-from memfuse_server.models import ItemKind
+from memfuse_server.models import Entity, EntityType, ItemKind, Relation
 from memfuse_server.storage.sqlite.documents import add_documents, bump_memory_version
 from memfuse_server.storage.sqlite.facts import content_hash, existing_messages, link_sources
 from memfuse_server.storage.sqlite.rows import param_marks, ts

@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.extraction.base import Entity, EpisodeInput, Fact, Relation
 from memfuse_server.models import (
     JSON,
     Agent,
     ApiKey,
+    Entity,
+    EpisodeInput,
+    Fact,
     Hit,
     ItemKind,
     Job,
@@ -26,6 +28,7 @@ from memfuse_server.models import (
     MemoryItem,
     Message,
     QueueStats,
+    Relation,
     Session,
     User,
     utcnow,
