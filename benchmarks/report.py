@@ -26,3 +26,19 @@ def write_section(path: Path, title: str, lines: list[str]) -> None:
         text = text.rstrip() + "\n\n" + body
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def upsert_row(path: Path, title: str, header: list[str], label: str, cells: list[str]) -> None:
+    """Set the row named ``label`` of the one table in section ``title`` (rows accumulate)."""
+    text = path.read_text() if path.exists() else HEADER
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    old = pattern.search(text)
+    rows: dict[str, str] = {}
+    if old:
+        for line in old.group(0).splitlines()[4:]:
+            if line.startswith("| ") and not line.startswith("| step"):
+                rows[line.split(" | ")[0][2:]] = line
+    rows[label] = "| " + " | ".join([label, *cells]) + " |"
+    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows.values()]
+    lines = ["Each row is one step, measured by `benchmarks/locomo.py --label STEP`.", "", *table]
+    write_section(path, title, lines)
