@@ -400,6 +400,8 @@ def level_rows(t: Tables) -> list[str]:
 def verdicts(fake: Tables, real: Tables, imports: list[ImportRun]) -> list[str]:
     at10 = fake.levels[1] / fake.levels[10]
     at50 = fake.levels[1] / fake.levels[50]
+    alone = fake.levels[1] / fake.references["aiohttp"]
+    over_library = 100 * (fake.levels[50] / fake.references["aiohttp"] - 1)
     batches = [n for n in BATCH_SIZES if n >= 20]  # the seed's average: batches >= 20
     mean = statistics.mean(fake.sequential[n] / fake.parallel[n] for n in batches)
     best_c = min(LEVELS, key=lambda c: real.levels[c])
@@ -408,7 +410,12 @@ def verdicts(fake: Tables, real: Tables, imports: list[ImportRun]) -> list[str]:
     checks = [
         ("50 ms latency: mean speedup, batches ≥ 20, c=10", f"{mean:.2f}x", "≥ 9.5x", mean >= 9.5),
         ("50 ms latency: speedup at c=10 over c=1", f"{at10:.2f}x", "≥ 9.5x", at10 >= 9.5),
-        ("50 ms latency: speedup at c=50 over c=1", f"{at50:.2f}x", "≥ 45x", at50 >= 45),
+        (
+            "50 ms latency: c=50 time over aiohttp alone (the reference row), same run",
+            f"{over_library:+.1f} % ({at50:.2f}x vs {alone:.2f}x over c=1)",
+            "≤ +10 %",
+            over_library <= 10,
+        ),
         (
             f"real server: adaptive / best fixed (c={best_c}), medians",
             f"{100 * ratio:.0f} % (per round vs that round's best: {rounds} %)",
@@ -492,11 +499,12 @@ NOTES = [
     "- The reference rows fire the same 50 requests with `asyncio.gather` and nothing else: by",
     "  httpx with its default transport (httpcore: its pool's bookkeeping grows with the",
     "  connections in flight), by aiohttp alone, and as raw bytes on 50 open asyncio streams.",
-    "  The client sends through its default `Http1Transport` (pooled HTTP/1.1 connections on",
-    "  the event loop, answers parsed by httptools). At c=50 the time is one round trip",
-    "  plus the CPU it takes to send 50 requests one after another on one event loop, so the",
-    "  speedup is bounded by the raw-socket row (the loopback server's own cost included), and",
-    "  each microsecond the client spends per request costs 50 of them at c=50.",
+    "  The client sends through its default `AiohttpTransport` (aiohttp, the requests and",
+    "  answers as plain records), so its c=50 row is held against aiohttp's own: what the",
+    "  client adds (envelope, retries, idempotency keys, bulk bookkeeping) must stay within",
+    "  10 %. At c=50 the time is one round trip plus the CPU it takes to send 50 requests one",
+    "  after another on one event loop, so each microsecond the client spends per request",
+    "  costs 50 of them; the raw-socket row is the floor under any HTTP library.",
 ]
 
 

@@ -22,6 +22,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from memfuse_server.client.settings import ClientSettings
 from memfuse_server.errors import ConfigurationError
 
 ENV_PREFIX = "MEMFUSE_"
@@ -214,32 +215,6 @@ class LLMSettings(_Section):
 class ExtractionSettings(_Section):
     provider: Literal["rules", "llm"] = "rules"
     llm: LLMSettings = Field(default_factory=LLMSettings)
-
-
-class ClientSettings(_Section):
-    """Our Python client and ``memfuse-server import`` (``MEMFUSE_CLIENT__*``)."""
-
-    base_url: str = Field(default="http://127.0.0.1:8765", description="the server to talk to")
-    api_key: SecretStr = Field(default=SecretStr(""), description="sent as `Bearer <key>`")
-    timeout_seconds: float = Field(default=30.0, gt=0, description="one HTTP request")
-    max_retries: int = Field(default=3, ge=0, description="on connection errors, 429 and 5xx")
-    retry_backoff_seconds: float = Field(
-        default=0.5, ge=0, description="first wait; doubles each retry (Retry-After wins)"
-    )
-    max_concurrency: int = Field(
-        default=10, ge=1, le=50, description="bulk insertion: requests in flight (1-50)"
-    )
-    item_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="bulk insertion: one item, its retries included"
-    )
-    adaptive: bool = Field(
-        default=False, description="bulk insertion: AIMD on latency and errors, up to the max"
-    )
-    keepalive_seconds: float = Field(
-        default=15.0,
-        ge=0,
-        description="reuse an idle connection up to this long; keep it below the server's",
-    )
 
 
 class Settings(BaseSettings):

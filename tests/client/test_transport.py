@@ -15,11 +15,19 @@ import httpx
 import orjson
 import pytest
 
+from memfuse_server.client.aiohttp_transport import AiohttpTransport
 from memfuse_server.client.core import Core, Request, api_root, as_transport
 from memfuse_server.client.errors import ConnectionFailed, InvalidArgument
-from memfuse_server.client.http1 import Http1Transport
-from memfuse_server.client.transport import HttpxTransport, Outgoing
-from memfuse_server.config import ClientSettings
+from memfuse_server.client.settings import ClientSettings
+from memfuse_server.client.transport import (
+    AnswerLost,
+    AnswerTimeout,
+    ConnectFailed,
+    ConnectTimeout,
+    HttpxTransport,
+    Outgoing,
+    Unwritable,
+)
 from tests.client.loopback import LoopbackServer
 from tests.serverproc import ServerProcess, free_port
 
@@ -36,11 +44,11 @@ def post(url: str, timeout: float = 5.0, key: str = "k1", session: str = "s1") -
     )
 
 
-def transport_of(kind: str) -> Http1Transport | HttpxTransport:
-    return Http1Transport() if kind == "http1" else HttpxTransport(httpx.AsyncHTTPTransport())
+def transport_of(kind: str) -> AiohttpTransport | HttpxTransport:
+    return AiohttpTransport() if kind == "aiohttp" else HttpxTransport(httpx.AsyncHTTPTransport())
 
 
-@pytest.mark.parametrize("kind", ["http1", "httpx"])
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
 async def test_an_answer_comes_back_whole(loopback: LoopbackServer, kind: str) -> None:
     async with transport_of(kind) as transport:
         response = await transport.send(post(loopback.base_url))
@@ -54,33 +62,35 @@ async def test_an_answer_comes_back_whole(loopback: LoopbackServer, kind: str) -
 
 
 async def test_connections_are_reused(loopback: LoopbackServer) -> None:
-    async with Http1Transport() as transport:
+    async with AiohttpTransport() as transport:
         for i in range(5):
             await transport.send(post(loopback.base_url, key=f"k{i}"))
     assert (loopback.requests, loopback.connections) == (5, 1)
 
 
-@pytest.mark.parametrize("kind", ["http1", "httpx"])
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
 async def test_a_refused_connection_is_a_connect_error(kind: str) -> None:
     async with transport_of(kind) as transport:
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(ConnectFailed) as failed:
             await transport.send(post(f"http://127.0.0.1:{free_port()}"))
+    assert not failed.value.may_have_been_sent
 
 
-@pytest.mark.parametrize("kind", ["http1", "httpx"])
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
 async def test_a_slow_answer_is_a_read_timeout(loopback: LoopbackServer, kind: str) -> None:
     loopback.state.latency = 1.0
     async with transport_of(kind) as transport:
-        with pytest.raises(httpx.ReadTimeout):
+        with pytest.raises(AnswerTimeout) as failed:
             await transport.send(post(loopback.base_url, timeout=0.2))
+    assert failed.value.may_have_been_sent and isinstance(failed.value, TimeoutError)
 
 
 async def test_no_free_connection_in_time_is_a_pool_timeout(loopback: LoopbackServer) -> None:
     loopback.state.latency = 0.5
-    async with Http1Transport(max_connections=1) as transport:
+    async with AiohttpTransport(max_connections=1) as transport:
         slow = asyncio.create_task(transport.send(post(loopback.base_url)))
         await asyncio.sleep(0.1)  # the one connection is taken
-        with pytest.raises(httpx.PoolTimeout):
+        with pytest.raises(ConnectTimeout):
             await transport.send(post(loopback.base_url, timeout=0.1, key="k2"))
         assert (await slow).status_code == 201
     assert loopback.requests == 1  # the second request never left
@@ -90,9 +100,10 @@ async def test_a_dropped_connection_is_not_mistaken_for_an_unsent_request(
     loopback: LoopbackServer,
 ) -> None:
     loopback.drop_next(1)
-    async with Http1Transport() as transport:
-        with pytest.raises(httpx.RemoteProtocolError):
+    async with AiohttpTransport() as transport:
+        with pytest.raises(AnswerLost) as failed:
             await transport.send(post(loopback.base_url))
+    assert failed.value.may_have_been_sent
     assert loopback.requests == 1
 
 
@@ -111,7 +122,7 @@ async def test_a_post_without_idempotency_is_not_repeated_after_a_drop(
 
 
 async def test_connections_the_server_closed_are_not_reused(loopback: LoopbackServer) -> None:
-    async with Http1Transport() as transport:
+    async with AiohttpTransport() as transport:
         await transport.send(post(loopback.base_url))
         loopback.close_connections()
         await asyncio.sleep(0.05)
@@ -121,7 +132,7 @@ async def test_connections_the_server_closed_are_not_reused(loopback: LoopbackSe
 
 
 async def test_a_closed_transport_can_be_used_again(loopback: LoopbackServer) -> None:
-    transport = Http1Transport()
+    transport = AiohttpTransport()
     await transport.send(post(loopback.base_url))
     await transport.aclose()
     await transport.aclose()
@@ -161,14 +172,15 @@ def test_a_client_never_closed_still_closes_its_connections_quietly() -> None:
     assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def test_an_httpx_transport_is_wrapped_and_the_default_is_http1() -> None:
+def test_an_httpx_transport_is_wrapped_and_the_default_is_aiohttp() -> None:
     asgi = httpx.ASGITransport(app=lambda scope, receive, send: None)  # type: ignore[arg-type]
-    settings = ClientSettings(keepalive_seconds=7)
+    settings = ClientSettings(keepalive_seconds=7, proxy="http://proxy:3128", trust_env=False)
     wrapped = as_transport(asgi, settings)
     assert isinstance(wrapped, HttpxTransport) and wrapped.inner is asgi
     default = as_transport(None, settings)
-    assert isinstance(default, Http1Transport) and default.keepalive_seconds == 7
-    own = Http1Transport()
+    assert isinstance(default, AiohttpTransport) and default.keepalive_seconds == 7
+    assert str(default.proxies.configured) == "http://proxy:3128"
+    own = AiohttpTransport()
     assert as_transport(own, settings) is own
 
 
@@ -199,13 +211,13 @@ async def test_paths_and_query_parameters_are_percent_encoded(loopback: Loopback
     assert loopback.stored(on_the_wire) == [{"role": "user", "content": "hi"}]
 
 
-@pytest.mark.parametrize("kind", ["http1", "httpx"])
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
 async def test_a_header_with_a_line_break_is_refused_before_sending(
     loopback: LoopbackServer, kind: str
 ) -> None:
     """A key like ``"k\r\nX-Admin: 1"`` would add a header on the wire: nothing is sent."""
     async with transport_of(kind) as transport:
-        with pytest.raises(httpx.LocalProtocolError):
+        with pytest.raises(Unwritable):
             await transport.send(post(loopback.base_url, key="k\r\nX-Admin: 1"))
     assert loopback.requests == 0
 
@@ -215,7 +227,7 @@ async def test_a_request_that_cannot_be_written_is_an_invalid_argument(
 ) -> None:
     core = Core(ClientSettings(base_url=loopback.base_url, retry_backoff_seconds=0.01))
     try:
-        with pytest.raises(InvalidArgument, match="line break"):
+        with pytest.raises(InvalidArgument, match="nothing was sent"):
             await core.request(
                 Request(
                     "POST",

@@ -11,13 +11,15 @@
         )
         print(result.failed, client.get_insertion_metrics())
 
-Layout: ``core`` (requests, retries, the envelope), ``transport`` (the HTTP seam, and any httpx
-transport behind it), ``http1`` and ``connection`` (the default transport: pooled HTTP/1.1
-connections, answers parsed by httptools), ``async_client`` and ``named`` (the API as methods),
+Layout: ``core`` (requests, retries, the envelope), ``transport`` (the HTTP seam, its failures,
+and any httpx transport behind it), ``aiohttp_transport`` (the default transport: aiohttp, with
+proxies and TLS from ``settings``), ``async_client`` and ``named`` (the API as methods),
 ``sync_client`` (the blocking twin), ``bulk`` / ``adaptive`` / ``metrics`` (bulk insertion),
-``models`` (typed results), ``errors`` (the exception tree), ``closing`` (``async with``).
+``models`` (typed results), ``errors`` (the exception tree), ``closing`` (``async with``),
+``settings`` (``ClientSettings``). Importing it imports nothing of the server.
 """
 
+from memfuse_server.client.aiohttp_transport import AiohttpTransport
 from memfuse_server.client.async_client import AsyncClient
 from memfuse_server.client.bulk import MAX_CONCURRENCY, BulkItem, BulkResult, ItemResult
 from memfuse_server.client.errors import (
@@ -35,7 +37,6 @@ from memfuse_server.client.errors import (
     RequestTimeout,
     ServerError,
 )
-from memfuse_server.client.http1 import Http1Transport
 from memfuse_server.client.metrics import InsertionMetrics
 from memfuse_server.client.models import (
     Agent,
@@ -50,6 +51,7 @@ from memfuse_server.client.models import (
     Stats,
     User,
 )
+from memfuse_server.client.settings import ClientSettings
 from memfuse_server.client.sync_client import Client
 from memfuse_server.client.transport import HttpxTransport, Transport
 
@@ -57,17 +59,18 @@ __all__ = [
     "MAX_CONCURRENCY",
     "APIError",
     "Agent",
+    "AiohttpTransport",
     "AsyncClient",
     "AuthenticationError",
     "BulkItem",
     "BulkResult",
     "ChatMessage",
     "Client",
+    "ClientSettings",
     "ConflictError",
     "ConnectionFailed",
     "EntityNeighbourhood",
     "Health",
-    "Http1Transport",
     "HttpxTransport",
     "InsertionMetrics",
     "InvalidArgument",

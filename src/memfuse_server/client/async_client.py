@@ -48,8 +48,8 @@ from memfuse_server.client.models import (
     Stats,
 )
 from memfuse_server.client.named import Named
+from memfuse_server.client.settings import ClientSettings
 from memfuse_server.client.transport import Transport
-from memfuse_server.config import ClientSettings
 
 M = TypeVar("M", bound=BaseModel)
 MessageLike = ChatMessage | Mapping[str, Any]
@@ -81,7 +81,7 @@ def client_settings(
 
 
 class AsyncClient(Named, AsyncClosing):
-    """The MemFuse API over HTTP (``Http1Transport``, or any httpx transport); ``async with`` it or
+    """The MemFuse API over HTTP (``AiohttpTransport``, or any httpx transport); ``async with`` it or
     ``await aclose()``."""
 
     def __init__(

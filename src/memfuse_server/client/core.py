@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import orjson
 from cachetools import LRUCache
 
+from memfuse_server.client.aiohttp_transport import AiohttpTransport
 from memfuse_server.client.errors import (
     APIError,
     ConnectionFailed,
@@ -35,16 +36,20 @@ from memfuse_server.client.errors import (
     RequestTimeout,
     api_error,
 )
-from memfuse_server.client.http1 import Http1Transport, split_url
-from memfuse_server.client.transport import Answer, HttpxTransport, Outgoing, Transport
-from memfuse_server.config import ClientSettings
+from memfuse_server.client.settings import ClientSettings
+from memfuse_server.client.transport import (
+    Answer,
+    HttpxTransport,
+    Outgoing,
+    Transport,
+    TransportError,
+    Unwritable,
+)
 from memfuse_server.http_retry import RetryableError, RetryPolicy, excerpt, retry_after
 
 API_PREFIX = "/api/v1"
 USER_AGENT = "memfuse-server-client"
 _ALWAYS_RETRIED_STATUSES = frozenset({429, 503})
-# Exceptions raised before any byte of the request left: repeating them cannot duplicate.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # What a path may hold unescaped (RFC 3986 pchar, and "/"): ids and names are escaped otherwise.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
@@ -80,11 +85,12 @@ def api_root(base_url: str) -> str:
 class Core:
     """One server's API over a ``Transport``, with the retry policy and envelope parsing.
 
-    The default transport is ``Http1Transport``; an httpx transport given instead is wrapped
-    (the tests pass ``httpx.ASGITransport`` to call the app in-process). Requests
-    are plain ``Outgoing`` records, not ``httpx.Request``s: building an httpx request and
-    response costs about 30 us of CPU a request, and bulk insertion spends that one request at
-    a time on one event loop (docs/benchmarks.md, "Bulk insertion").
+    The default transport is ``AiohttpTransport``, made from the settings (proxy, TLS); an
+    httpx transport given instead is wrapped (the tests pass ``httpx.ASGITransport`` to call
+    the app in-process). Requests are plain ``Outgoing`` records, not a library's request
+    objects: building an httpx request and response costs about 30 us of CPU a request, and
+    bulk insertion spends that one request at a time on one event loop (docs/benchmarks.md,
+    "Bulk insertion").
     """
 
     def __init__(
@@ -99,13 +105,12 @@ class Core:
             headers["Authorization"] = f"Bearer {key}"
         self.headers = headers
         self.base_url = api_root(settings.base_url)
-        try:
-            split_url(self.base_url)
-        except ValueError:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidArgument(
                 f"base_url {settings.base_url!r} is not an http:// or https:// URL with a host"
                 " (like http://127.0.0.1:8765)."
-            ) from None
+            )
         self.policy = RetryPolicy(settings.max_retries, settings.retry_backoff_seconds)
         self.timeout = settings.timeout_seconds
         self.urls = _Urls(self.base_url)
@@ -148,7 +153,7 @@ class Core:
             answer = await self.transport.send(
                 Outgoing(request.method, url, headers, body, self.timeout)
             )
-        except httpx.TransportError as exc:
+        except TransportError as exc:
             raise _transport_failure(exc, request) from exc
         return _data(answer, request)
 
@@ -158,7 +163,10 @@ def as_transport(
 ) -> Transport:
     """The transport to use: the default for ``None`` (per ``settings``), an httpx one wrapped."""
     if given is None:
-        return Http1Transport(keepalive_seconds=settings.keepalive_seconds)
+        try:
+            return AiohttpTransport.of(settings)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from exc
     if isinstance(given, httpx.AsyncBaseTransport):
         return HttpxTransport(given)
     return given
@@ -190,23 +198,25 @@ def _query(params: Mapping[str, Any] | None) -> str:
     return urlencode(pairs)
 
 
-def _transport_failure(exc: httpx.TransportError, request: Request) -> MemFuseClientError | _Retry:
+def _transport_failure(exc: TransportError, request: Request) -> MemFuseClientError | _Retry:
+    """The client's error for a failed request, as a ``_Retry`` when repeating it is safe: the
+    request never left, or it may have but repeating it is harmless."""
     where = f"{request.method} {request.path}"
-    if isinstance(exc, httpx.LocalProtocolError):  # could not be written: repeating cannot help
+    if isinstance(exc, Unwritable):  # could not be written: repeating cannot help
         return InvalidArgument(f"{where}: {exc}. Check the ids and header values given.")
     error: MemFuseClientError
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):
         error = RequestTimeout(
-            f"{where}: no answer in time ({type(exc).__name__}); raise timeout_seconds"
+            f"{where}: no answer in time ({type(exc).__name__}: {exc}); raise timeout_seconds"
             " (MEMFUSE_CLIENT__TIMEOUT_SECONDS) or check the server's load."
         )
     else:
         error = ConnectionFailed(
             f"{where}: cannot reach the server ({type(exc).__name__}: {exc}); is it running"
-            " at the configured base_url?"
+            " at the configured base_url (and the proxy, if one is set, reachable)?"
         )
     error.__cause__ = exc
-    if request.idempotent or isinstance(exc, _NOT_SENT):
+    if request.idempotent or not exc.may_have_been_sent:
         return _Retry(error, None)
     return error
 

@@ -20,8 +20,8 @@ import httpx
 
 from memfuse_server.client.async_client import AsyncClient
 from memfuse_server.client.metrics import InsertionMetrics
+from memfuse_server.client.settings import ClientSettings
 from memfuse_server.client.transport import Transport
-from memfuse_server.config import ClientSettings
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from memfuse_server.client import MAX_CONCURRENCY, AsyncClient, MemFuseClientError
-from memfuse_server.config import ClientSettings
+from memfuse_server.client.settings import ClientSettings
 from memfuse_server.importer.display import (
     ProgressBar,
     plan_table,
