@@ -18,7 +18,7 @@ safe to repeat:
 ::
 
     TransportError               may_have_been_sent
-    ├── NeverSent                  no  nothing of the request reached the server
+    ├── NeverSent                no  nothing of the request reached the server
     │   ├── ConnectFailed        no  refused, unknown host, TLS or proxy failure
     │   ├── ConnectTimeout       no  no connection (or no free one) in time; a TimeoutError
     │   └── Unwritable           no  the request cannot be written as given (a line break in a
