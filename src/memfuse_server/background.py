@@ -18,6 +18,7 @@ import structlog
 
 from memfuse_server.config import Settings
 from memfuse_server.embeddings.base import Embedder
+from memfuse_server.embeddings.batcher import background_view
 from memfuse_server.extraction import build_extractor
 from memfuse_server.extraction.base import Extractor
 from memfuse_server.jobs.worker import Worker
@@ -86,7 +87,9 @@ class Background:
 
 
 def build_background(settings: Settings, store: Store, embedder: Embedder) -> Background:
-    return Background(settings, store, embedder, build_extractor(settings.extraction))
+    """The background over ``embedder``'s background view: its texts wait for the requests'."""
+    extractor = build_extractor(settings.extraction)
+    return Background(settings, store, background_view(embedder), extractor)
 
 
 __all__ = ["Background", "build_background"]

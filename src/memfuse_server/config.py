@@ -121,6 +121,13 @@ class EmbeddingSettings(_Section):
     model_path: str = Field(default="", description="folder of a sentence-transformers model")
     dimension: int = Field(default=384, ge=1)
     max_batch_size: int = Field(default=32, ge=1, le=1024)
+    background_batch_size: int = Field(
+        default=4,
+        ge=1,
+        le=1024,
+        description="texts per model call for background work (facts, entities, relations); "
+        "a request's texts wait behind at most one such call",
+    )
     max_tokens: int = Field(default=256, ge=8, le=512)
     threads: int = Field(
         default_factory=lambda: min(2, os.cpu_count() or 1),

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from memfuse_server.embeddings.batcher import Priority
 from memfuse_server.models import LayerTimings, QueueStats
 from memfuse_server.storage.base import PoolStats
 
@@ -102,12 +103,21 @@ class Metrics:
         self.batch_size = Histogram(
             "memfuse_embedding_batch_size",
             "Texts per model call.",
+            ["priority"],
             buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.batch_seconds = Histogram(
             "memfuse_embedding_batch_seconds",
             "Model call latency.",
+            ["priority"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.embed_wait_seconds = Histogram(
+            "memfuse_embedding_wait_seconds",
+            "Time a call's texts waited for the model.",
+            ["priority"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -123,9 +133,12 @@ class Metrics:
         self.scrape = _ScrapeCollector()
         r.register(self.scrape)
 
-    def observe_batch(self, size: int, seconds: float) -> None:
-        self.batch_size.observe(size)
-        self.batch_seconds.observe(seconds)
+    def observe_batch(self, size: int, seconds: float, priority: Priority) -> None:
+        self.batch_size.labels(priority.value).observe(size)
+        self.batch_seconds.labels(priority.value).observe(seconds)
+
+    def observe_embed_wait(self, seconds: float, priority: Priority) -> None:
+        self.embed_wait_seconds.labels(priority.value).observe(seconds)
 
     def observe_layers(self, timings: LayerTimings) -> None:
         self.layer_seconds.labels("m1", timings.mode).observe(timings.m1_ms / 1000)

@@ -50,7 +50,10 @@ def test_metrics_follow_what_the_server_does(fresh_server: ServerProcess) -> Non
     route = "/api/v1/sessions/{session_id}/messages"
     assert values[f"memfuse_http_requests_total{{method=POST,route={route},status=201}}"] == 6
     assert values["memfuse_messages_ingested_total{}"] == 6
-    assert total(values, "memfuse_embedding_batch_size_count") >= 1
+    assert total(values, "memfuse_embedding_batch_size_count{priority=foreground}") >= 1
+    # the facts, entities and relations were embedded as background texts, after the requests'
+    assert total(values, "memfuse_embedding_batch_size_count{priority=background}") >= 1
+    assert total(values, "memfuse_embedding_wait_seconds_count{priority=foreground}") >= 7
     assert values["memfuse_layer_seconds_count{layer=m1,mode=parallel}"] >= 3
     assert values["memfuse_jobs_total{outcome=done}"] >= 3
     assert values["memfuse_jobs_pending{}"] == 0 and values["memfuse_jobs_dead_letters{}"] == 0

@@ -1,4 +1,5 @@
-"""The micro-batcher coalesces concurrent calls, splits big ones, isolates failures."""
+"""The micro-batcher coalesces concurrent calls, splits big ones, isolates failures, and
+runs the requests' texts before the background's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.embeddings.batcher import MicroBatcher
+from memfuse_server.embeddings.batcher import MicroBatcher, Priority, ThreadedEncoder
 from memfuse_server.embeddings.numpy_minilm import NumpyEncoder
 from memfuse_server.errors import EmbeddingUnavailable
 
@@ -163,11 +164,12 @@ async def test_a_cancelled_call_is_skipped_and_others_still_answer() -> None:
     await batcher.aclose()
 
 
-async def test_aclose_drains_the_queue_and_stops_the_thread() -> None:
+@pytest.mark.parametrize("priority", list(Priority))
+async def test_aclose_drains_the_queue_and_stops_the_thread(priority: Priority) -> None:
     encoder = RecordingEncoder()
-    batcher = MicroBatcher.for_encoder(encoder, max_batch_size=4)
+    batcher = MicroBatcher.for_encoder(encoder, max_batch_size=4, background_batch_size=2)
     hold(encoder)
-    calls = [asyncio.create_task(batcher.embed([f"t{i}"])) for i in range(10)]
+    calls = [asyncio.create_task(batcher.embed([f"t{i}"], priority)) for i in range(10)]
     await until_started(encoder)
     closing = asyncio.create_task(batcher.aclose())
     await asyncio.sleep(0.01)
@@ -208,4 +210,78 @@ async def test_concurrent_real_embeddings_equal_one_by_one(numpy_encoder: NumpyE
     for expected, vectors in zip(alone, results, strict=True):
         np.testing.assert_allclose(vectors[0], expected, atol=1e-5)
     assert batcher.stats.batches < len(texts)
+    await batcher.aclose()
+
+
+async def test_a_request_waits_behind_one_background_batch_at_most() -> None:
+    encoder = RecordingEncoder()
+    batcher = MicroBatcher.for_encoder(encoder, max_batch_size=32, background_batch_size=3)
+    hold(encoder)
+    background = [
+        asyncio.create_task(batcher.background.embed([f"bg{i}a", f"bg{i}b"])) for i in range(10)
+    ]
+    await until_started(encoder)
+    request = asyncio.create_task(batcher.embed(["request"]))
+    await asyncio.sleep(0.01)
+    encoder.gate.set()
+    np.testing.assert_array_equal(await request, row("request")[None])
+    assert not all(task.done() for task in background)  # the request did not wait for them all
+    await asyncio.gather(*background)
+    assert encoder.batches[:2] == [["bg0a", "bg0b", "bg1a"], ["request"]]
+    assert all(len(batch) <= 3 for batch in encoder.batches)
+    assert [t for b in encoder.batches if b != ["request"] for t in b] == [
+        f"bg{i}{s}" for i in range(10) for s in "ab"
+    ]
+    await batcher.aclose()
+
+
+async def test_background_vectors_and_stats() -> None:
+    encoder = RecordingEncoder()
+    batcher = MicroBatcher.for_encoder(encoder, max_batch_size=32, background_batch_size=2)
+    texts = ["a fact", "an entity", "a relation"]
+    np.testing.assert_array_equal(
+        await batcher.background.embed(texts), np.stack([row(t) for t in texts])
+    )
+    await batcher.embed(["request"])
+    stats = batcher.stats
+    assert (stats.batches, stats.texts) == (3, 4)
+    assert (stats.background_batches, stats.background_texts) == (2, 3)
+    assert stats.background_pending == 0
+    assert batcher.background.dimension == DIM
+    await batcher.background.aclose()  # a view: the batcher stays open
+    assert (await batcher.embed(["still open"])).shape == (1, DIM)
+    await batcher.aclose()
+
+
+async def test_a_steady_stream_of_requests_does_not_starve_the_background() -> None:
+    encoder = RecordingEncoder()
+    batcher = MicroBatcher(
+        ThreadedEncoder(encoder), max_batch_size=2, background_batch_size=1, background_every=2
+    )
+    hold(encoder)
+    first = asyncio.create_task(batcher.embed(["first"]))
+    await until_started(encoder)
+    background = [asyncio.create_task(batcher.background.embed([f"bg{i}"])) for i in range(2)]
+    requests = [asyncio.create_task(batcher.embed([f"r{i}"])) for i in range(8)]
+    await asyncio.sleep(0.01)
+    encoder.gate.set()
+    await asyncio.gather(first, *background, *requests)
+    assert encoder.batches == [
+        ["first"], ["r0", "r1"], ["r2", "r3"], ["bg0"], ["r4", "r5"], ["r6", "r7"], ["bg1"]
+    ]  # fmt: skip
+    await batcher.aclose()
+
+
+async def test_waits_are_observed_per_priority() -> None:
+    encoder = RecordingEncoder()
+    batcher = MicroBatcher.for_encoder(encoder, max_batch_size=8)
+    waits: list[tuple[float, Priority]] = []
+    batches: list[tuple[int, Priority]] = []
+    batcher.wait_observer = lambda seconds, priority: waits.append((seconds, priority))
+    batcher.observer = lambda size, seconds, priority: batches.append((size, priority))
+    await batcher.embed(["a", "b"])
+    await batcher.background.embed(["c"])
+    assert [p for _, p in waits] == [Priority.FOREGROUND, Priority.BACKGROUND]
+    assert all(seconds >= 0 for seconds, _ in waits)
+    assert batches == [(2, Priority.FOREGROUND), (1, Priority.BACKGROUND)]
     await batcher.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 from memfuse_server.config import EmbeddingSettings
@@ -27,3 +29,21 @@ async def test_the_child_process_ends_with_the_embedder() -> None:
     assert process.is_alive()
     await embedder.aclose()
     assert not process.is_alive()
+
+
+async def test_a_request_is_answered_while_a_long_background_queue_waits() -> None:
+    """The child holds one batch at a time, so the requests' priority reaches the model."""
+    embedder = build_embedder(EmbeddingSettings(isolation="process", background_batch_size=2))
+    try:
+        first_batch = asyncio.Event()
+        embedder.observer = lambda size, seconds, priority: first_batch.set()
+        backlog = [f"Fact {i}: Maya ran the Porto marathon in {2000 + i}." for i in range(300)]
+        background = asyncio.create_task(embedder.background.embed(backlog))
+        await asyncio.wait_for(first_batch.wait(), timeout=30)
+        vectors = await embedder.embed(["What did Maya run?"])
+        assert not background.done()
+        assert embedder.stats.background_pending > 0
+        assert vectors.shape == (1, 384)
+        assert (await background).shape == (300, 384)
+    finally:
+        await embedder.aclose()

@@ -58,6 +58,7 @@ def _instrument(service: MemoryService, metrics: Metrics) -> None:
     service.on_ingest = metrics.messages.inc
     if isinstance(service.embedder, MicroBatcher):
         service.embedder.observer = metrics.observe_batch
+        service.embedder.wait_observer = metrics.observe_embed_wait
 
 
 def _instrument_background(background: Background, metrics: Metrics) -> None:

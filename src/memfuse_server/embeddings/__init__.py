@@ -12,7 +12,8 @@ provider           backend     runs
 ``openai``         (ignored)   ``RemoteEncoder``: ``POST {base_url}/embeddings``
 =================  ==========  ===============================================
 
-Each is wrapped in a ``MicroBatcher``, which coalesces concurrent calls and
+Each is wrapped in a ``MicroBatcher``, which coalesces concurrent calls, runs
+the requests' texts before the background's (``MicroBatcher.background``), and
 keeps blocking inference off the event loop. A local model runs in a child
 process of its own (``embedding.isolation: process``, the default; see
 ``isolation.py``) or in a worker thread (``thread``). Token counts always come from the
@@ -23,7 +24,13 @@ from __future__ import annotations
 
 from memfuse_server.config import EmbeddingSettings
 from memfuse_server.embeddings.base import Embedder, Encoder, TokenCounter, Vectors
-from memfuse_server.embeddings.batcher import BatcherStats, MicroBatcher
+from memfuse_server.embeddings.batcher import (
+    BatchEncoder,
+    BatcherStats,
+    MicroBatcher,
+    Priority,
+    ThreadedEncoder,
+)
 from memfuse_server.embeddings.isolation import ProcessEncoder
 from memfuse_server.embeddings.local import load_encoder, resolve_model_path
 from memfuse_server.embeddings.remote import RemoteEncoder
@@ -32,12 +39,18 @@ from memfuse_server.embeddings.tokens import ModelTokenCounter
 
 def build_embedder(settings: EmbeddingSettings) -> MicroBatcher:
     """The embedder ``settings`` describe, loaded and ready (call ``aclose`` at the end)."""
+    backend: BatchEncoder
     if settings.provider == "openai":
-        return MicroBatcher(RemoteEncoder(settings), max_batch_size=settings.max_batch_size)
-    if settings.isolation == "process":
-        return MicroBatcher(ProcessEncoder(settings), max_batch_size=settings.max_batch_size)
-    encoder = load_encoder(settings)
-    return MicroBatcher.for_encoder(encoder, max_batch_size=settings.max_batch_size)
+        backend = RemoteEncoder(settings)
+    elif settings.isolation == "process":
+        backend = ProcessEncoder(settings)
+    else:
+        backend = ThreadedEncoder(load_encoder(settings))
+    return MicroBatcher(
+        backend,
+        max_batch_size=settings.max_batch_size,
+        background_batch_size=settings.background_batch_size,
+    )
 
 
 def build_token_counter(settings: EmbeddingSettings) -> TokenCounter:
@@ -50,6 +63,7 @@ __all__ = [
     "Embedder",
     "Encoder",
     "MicroBatcher",
+    "Priority",
     "TokenCounter",
     "Vectors",
     "build_embedder",

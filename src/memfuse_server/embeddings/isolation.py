@@ -8,6 +8,12 @@ texts down a pipe and gets the vectors back (a 32 x 384 batch is 48 KB).
 
 The child loads the model once and serves batches until the pipe closes
 (including when the server is killed: the read end sees EOF and it exits).
+
+The child holds one batch at a time: the server sends the next batch when the
+last one has come back (the micro-batcher awaits each), so nothing queues in the
+pipe or in the child, and the order the batcher picks (the requests' texts
+first, the background's in small batches between them) is the order the model
+runs them in.
 """
 
 from __future__ import annotations

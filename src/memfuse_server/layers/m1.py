@@ -11,6 +11,8 @@ from memfuse_server.storage.base import LayerStore
 
 
 class FactLayer:
+    """M1 of one episode; ``embedder`` is a background one (``MicroBatcher.background``)."""
+
     def __init__(self, extractor: Extractor, embedder: Embedder, store: LayerStore) -> None:
         self._extractor = extractor
         self._embedder = embedder

@@ -18,6 +18,8 @@ from memfuse_server.storage.base import LayerStore
 
 
 class GraphLayer:
+    """M2 of one episode; ``embedder`` is a background one (``MicroBatcher.background``)."""
+
     def __init__(
         self,
         extractor: Extractor,
