@@ -12,9 +12,10 @@ from asgi_lifespan import LifespanManager
 from memfuse_server.api import create_app
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.config import load_settings
-from memfuse_server.storage import open_store
-from memfuse_server.storage.sqlite.database import Database
-from memfuse_server.storage.sqlite.store import SqliteStore
+from memfuse_server.storage import SqlStore, open_store
+from memfuse_server.storage.sqlite.dialect import SqliteDialect
+from memfuse_server.storage.sqlite.runner import SqliteRunner
+from memfuse_server.storage.sqlite.vectors import VectorIndex
 from tests.storage.test_store_contract import new_session, prepared
 
 
@@ -23,14 +24,17 @@ def unit(n: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def sqlite_store(path: Path, warmup_rows: int) -> SqliteStore:
+def sqlite_store(path: Path, warmup_rows: int) -> SqlStore:
     env = {
         "MEMFUSE_DATABASE__URL": f"sqlite:///{path}",
         "MEMFUSE_DATABASE__VECTOR_WARMUP_ROWS": str(warmup_rows),
     }
-    store = open_store(load_settings(environ=env))
-    assert isinstance(store, SqliteStore)
-    return store
+    return open_store(load_settings(environ=env))
+
+
+def index(store: SqlStore) -> VectorIndex:
+    assert isinstance(store.index, VectorIndex)
+    return store.index
 
 
 async def fill(path: Path) -> dict[str, str]:
@@ -56,7 +60,7 @@ async def loaded_after_warm_up(
     await store.open()
     try:
         await store.warm_up()
-        return {name: store.index.rows_in_memory(uid) for name, uid in users.items()}
+        return {name: index(store).rows_in_memory(uid) for name, uid in users.items()}
     finally:
         await store.close()
 
@@ -86,10 +90,10 @@ async def test_the_server_warms_up_at_startup_without_waiting_for_it(tmp_path: P
     async with LifespanManager(app, startup_timeout=120):
         store = app.state.service.store
         for _ in range(200):
-            if all(store.index.rows_in_memory(uid) for uid in users.values()):
+            if all(index(store).rows_in_memory(uid) for uid in users.values()):
                 break
             await asyncio.sleep(0.05)
-        assert all(store.index.rows_in_memory(uid) for uid in users.values())
+        assert all(index(store).rows_in_memory(uid) for uid in users.values())
 
 
 async def test_the_most_recent_users_are_the_last_to_leave_the_cache(tmp_path: Path) -> None:
@@ -99,14 +103,15 @@ async def test_the_most_recent_users_are_the_last_to_leave_the_cache(tmp_path: P
     users = await fill(path)
     full = await loaded_after_warm_up(path, 10_000, users)
     cap = sum(full.values())
-    store = SqliteStore(Database(path), 384, vector_cache_rows=cap, vector_warmup_rows=cap)
+    vectors = VectorIndex(384, max_rows=cap, warmup_rows=cap)
+    store = SqlStore(SqliteRunner(path, SqliteDialect(vectors)), vectors)
     await store.open()
     try:
         await store.warm_up()
         newcomer = await new_session(store, "newcomer")
         await store.add_messages(newcomer, [prepared("hi")], unit(1), RoundBuffer())
         await store.search_vectors(newcomer.user_id, unit(1)[0], 5)
-        left = {name: store.index.rows_in_memory(uid) for name, uid in users.items()}
+        left = {name: index(store).rows_in_memory(uid) for name, uid in users.items()}
     finally:
         await store.close()
     assert left == {**full, "old": 0}

@@ -11,7 +11,9 @@ from memfuse_server.buffer import RoundBuffer
 from memfuse_server.embeddings.base import Vectors
 from memfuse_server.errors import Conflict, NotFound
 from memfuse_server.models import ItemKind, NewMessage, Role, Session, utcnow
-from memfuse_server.storage import MessageQuery, PreparedMessage, Store
+from memfuse_server.retrieval.terms import MATCH_BUDGET
+from memfuse_server.storage import MessageQuery, PreparedMessage, SqlStore, Store
+from memfuse_server.storage.tx import Tx
 
 VecFn = Callable[[int], Vectors]
 
@@ -177,3 +179,21 @@ async def test_a_reopened_store_warms_up_and_searches_the_same(
     finally:
         await second.close()
     assert after == before
+
+
+async def _analyze(tx: Tx) -> None:
+    await tx.execute("ANALYZE")  # statistics as autovacuum keeps them on PostgreSQL
+
+
+async def test_a_large_history_matches_its_rare_words(store: Store, vectors: VecFn) -> None:
+    """One term policy on every engine: past ``MATCH_BUDGET`` rows, a word most rows contain is
+    left out of the match and the rare word decides the full-text candidates."""
+    session = await new_session(store)
+    n = MATCH_BUDGET + 200
+    contents = ["weather notes for the day"] * n + ["weather in Reykjavik"]
+    await store.add_knowledge(session.user_id, contents, vectors(n + 1))
+    assert isinstance(store, SqlStore)
+    await store.runner.write(_analyze)
+    hits = await store.search_text(session.user_id, "weather Reykjavik", 10)
+    found = await store.resolve(session.user_id, [(h.kind, h.item_id) for h in hits])
+    assert [i.content for i in found.values()] == ["weather in Reykjavik"]

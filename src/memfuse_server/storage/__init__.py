@@ -1,28 +1,40 @@
-"""Storage: the only place a backend is picked (``open_store``)."""
+"""Storage: the only place a backend is picked (``open_store``).
+
+One ``Store`` (``store.py``) runs the operations written once in ``ops/`` on either
+engine: ``sqlite/`` (the embedded default) or ``postgres/`` (scaled out). Each engine
+folder holds only its runner, its dialect, what is its own (SQLite's vector index,
+PostgreSQL's pool sizing) and its migrations.
+"""
 
 from __future__ import annotations
 
 from memfuse_server.config import Settings
 from memfuse_server.storage.base import MessageQuery, PreparedMessage, Store
-from memfuse_server.storage.postgres.database import Database as PostgresDatabase
-from memfuse_server.storage.postgres.database import postgres_url
+from memfuse_server.storage.postgres.dialect import PostgresDialect
+from memfuse_server.storage.postgres.runner import PostgresRunner, postgres_url
 from memfuse_server.storage.postgres.sizing import check_pool
-from memfuse_server.storage.postgres.store import PostgresStore
-from memfuse_server.storage.sqlite.database import Database, sqlite_path
-from memfuse_server.storage.sqlite.store import SqliteStore
+from memfuse_server.storage.sqlite.dialect import SqliteDialect
+from memfuse_server.storage.sqlite.runner import SqliteRunner, sqlite_path
+from memfuse_server.storage.sqlite.vectors import VectorIndex
+from memfuse_server.storage.store import SqlStore
 
 
-def _sqlite_database(settings: Settings) -> Database:
+def _sqlite_runner(settings: Settings, dialect: SqliteDialect) -> SqliteRunner:
     db = settings.database
-    return Database(
+    return SqliteRunner(
         sqlite_path(db.url),
+        dialect,
         synchronous=db.synchronous,
         busy_timeout_ms=db.busy_timeout_ms,
         readers=db.read_connections,
     )
 
 
-def open_store(settings: Settings) -> Store:
+def _postgres_runner(settings: Settings) -> PostgresRunner:
+    return PostgresRunner(settings.database, settings.embedding.dimension, PostgresDialect())
+
+
+def open_store(settings: Settings) -> SqlStore:
     """The store the settings name (not yet opened: call ``await store.open()``).
 
     ``database.url`` picks it: ``sqlite:///path`` the embedded store,
@@ -32,25 +44,25 @@ def open_store(settings: Settings) -> Store:
     db = settings.database
     if postgres_url(db.url):
         check_pool(settings)
-        return PostgresStore(PostgresDatabase(db, settings.embedding.dimension))
-    return SqliteStore(
-        _sqlite_database(settings),
+        return SqlStore(_postgres_runner(settings))
+    index = VectorIndex(
         settings.embedding.dimension,
         db.vector_cache_rows,
         db.vector_partition_rows,
         db.vector_warmup_rows,
     )
+    return SqlStore(_sqlite_runner(settings, SqliteDialect(index)), index)
 
 
 async def migrate_store(settings: Settings) -> int:
     """Bring the configured database's schema up to date; return its version."""
     if postgres_url(settings.database.url):
-        return await PostgresDatabase(settings.database, settings.embedding.dimension).migrate()
-    database = _sqlite_database(settings)
+        return await _postgres_runner(settings).migrate()
+    runner = _sqlite_runner(settings, SqliteDialect(VectorIndex(settings.embedding.dimension)))
     try:
-        return await database.open()
+        return await runner.open()
     finally:
-        database.close()
+        await runner.close()
 
 
-__all__ = ["MessageQuery", "PreparedMessage", "Store", "migrate_store", "open_store"]
+__all__ = ["MessageQuery", "PreparedMessage", "SqlStore", "Store", "migrate_store", "open_store"]

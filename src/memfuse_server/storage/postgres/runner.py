@@ -1,4 +1,4 @@
-"""The PostgreSQL connection layer: one asyncpg pool, transactions, retries.
+"""The PostgreSQL runner: one asyncpg pool, transactions, retries.
 
 Every store call borrows one pooled connection for one transaction and gives
 it back: nothing holds a connection across an embedding or an LLM call (the
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Concatenate, ParamSpec, TypeVar, cast
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, ParamSpec, TypeVar, cast
 
 import asyncpg
 import orjson
@@ -28,6 +28,7 @@ from memfuse_server.config import DatabaseSettings
 from memfuse_server.errors import ConfigurationError, Unavailable
 from memfuse_server.storage.base import PoolStats
 from memfuse_server.storage.postgres.migrate import migrate
+from memfuse_server.storage.tx import Dialect, IndexChanges, Op, Row
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -74,16 +75,52 @@ async def _init_connection(conn: Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
-class Database:
+def _changed(status: str) -> int:
+    """Rows a command changed, from its status ("UPDATE 3", "INSERT 0 1", "DELETE 0")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PgTx:
+    """One transaction on a pooled connection: the operations' SQL is PostgreSQL's own,
+    and asyncpg's codecs (JSON, pgvector) take and give Python values."""
+
+    def __init__(self, conn: Connection, dialect: Dialect) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.changes = IndexChanges()
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]:
+        return list(await self.conn.fetch(sql, *args))
+
+    async def fetchrow(self, sql: str, *args: object) -> Row | None:
+        return await self.conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: object) -> Any:
+        return await self.conn.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: object) -> int:
+        return _changed(await self.conn.execute(sql, *args))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        rows = list(rows)
+        if len(rows) == 1:
+            await self.conn.execute(sql, *rows[0])
+        elif rows:
+            await self.conn.executemany(sql, rows)
+
+
+class PostgresRunner:
     """An asyncpg pool over one PostgreSQL database, with the schema brought up to date."""
 
-    def __init__(self, settings: DatabaseSettings, dimension: int) -> None:
+    def __init__(self, settings: DatabaseSettings, dimension: int, dialect: Dialect) -> None:
         if not postgres_url(settings.url):
             raise ConfigurationError(
                 f"Not a PostgreSQL URL: {settings.url!r}; use postgresql://user:pass@host/db"
             )
         self.settings = settings
         self.dimension = dimension
+        self.dialect = dialect
         self._pool: asyncpg.Pool | None = None
         self._in_use = self._waiting = self._waits = 0
 
@@ -147,31 +184,20 @@ class Database:
             except _CLOSE_ERRORS:
                 pool.terminate()
 
-    async def write(
-        self,
-        fn: Callable[Concatenate[Connection, P], Awaitable[T]],
-        *args: P.args,
-        **kw: P.kwargs,
-    ) -> T:
-        """Run ``fn(conn, ...)`` as one read-committed transaction, retried if the connection drops."""
-        return await self._retrying(lambda: self._transaction(fn, False, *args, **kw), "writing")
+    async def write(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> tuple[T, IndexChanges]:
+        """Run ``op(tx, ...)`` as one read-committed transaction, retried if the connection drops."""
+        return await self._retrying(lambda: self._transaction(False, op, *args, **kw), "writing")
 
-    async def read(
-        self,
-        fn: Callable[Concatenate[Connection, P], Awaitable[T]],
-        *args: P.args,
-        **kw: P.kwargs,
-    ) -> T:
-        """Run ``fn(conn, ...)`` in a read-only snapshot (repeatable read), retried likewise."""
-        return await self._retrying(lambda: self._transaction(fn, True, *args, **kw), "reading")
+    async def read(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> T:
+        """Run ``op(tx, ...)`` in a read-only snapshot (repeatable read), retried likewise."""
+        result, _ = await self._retrying(
+            lambda: self._transaction(True, op, *args, **kw), "reading"
+        )
+        return result
 
     async def _transaction(
-        self,
-        fn: Callable[Concatenate[Connection, P], Awaitable[T]],
-        readonly: bool,
-        *args: P.args,
-        **kw: P.kwargs,
-    ) -> T:
+        self, readonly: bool, op: Op[P, T], *args: P.args, **kw: P.kwargs
+    ) -> tuple[T, IndexChanges]:
         if self._pool is None:
             raise Unavailable("The database store is not open; start the server again.")
         try:
@@ -182,10 +208,11 @@ class Database:
                 f"{self.settings.acquire_timeout_seconds:g} s (pool of {self.max_size}, all busy);"
                 " retry shortly, or raise database.max_overflow."
             ) from exc
-        conn = cast(Connection, proxy)  # a proxy that forwards to its connection
+        tx = PgTx(cast(Connection, proxy), self.dialect)  # a proxy that forwards to its connection
         self._in_use += 1
         try:
-            return await self._in_transaction(conn, readonly, lambda: fn(conn, *args, **kw))
+            result = await self._in_transaction(tx.conn, readonly, lambda: op(tx, *args, **kw))
+            return result, tx.changes
         finally:
             self._in_use -= 1
             await self._pool.release(proxy)
@@ -258,4 +285,4 @@ def _down_message(doing: str, attempts: int, exc: BaseException) -> str:
     )
 
 
-__all__ = ["TRANSIENT", "Connection", "Database", "postgres_url"]
+__all__ = ["TRANSIENT", "Connection", "PgTx", "PostgresRunner", "postgres_url"]

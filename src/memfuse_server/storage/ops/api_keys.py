@@ -6,17 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
-
 from memfuse_server.errors import NotFound
 from memfuse_server.models import ApiKey
-from memfuse_server.storage.postgres.rows import to_api_key, utc
-
-Connection = asyncpg.Connection
+from memfuse_server.storage.ops.rows import to_api_key, utc
+from memfuse_server.storage.tx import Tx
 
 
 async def create_api_key(
-    conn: Connection,
+    tx: Tx,
     user_id: str,
     name: str | None,
     key_hash: str,
@@ -24,9 +21,9 @@ async def create_api_key(
     expires_at: datetime | None,
     now: datetime,
 ) -> ApiKey:
-    if await conn.fetchval("SELECT 1 FROM users WHERE id = $1", user_id) is None:
+    if await tx.fetchval("SELECT 1 FROM users WHERE id = $1", user_id) is None:
         raise NotFound(f"User {user_id} not found.")
-    row = await conn.fetchrow(
+    row = await tx.fetchrow(
         "INSERT INTO api_keys (id, user_id, name, key_hash, permissions, created_at, expires_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
         str(uuid.uuid4()),
@@ -41,23 +38,20 @@ async def create_api_key(
     return to_api_key(row)
 
 
-async def list_api_keys(conn: Connection, user_id: str) -> list[ApiKey]:
-    rows = await conn.fetch(
+async def list_api_keys(tx: Tx, user_id: str) -> list[ApiKey]:
+    rows = await tx.fetch(
         "SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at, id", user_id
     )
     return [to_api_key(r) for r in rows]
 
 
-async def delete_api_key(conn: Connection, user_id: str, key_id: str) -> None:
-    status = await conn.execute(
-        "DELETE FROM api_keys WHERE id = $1 AND user_id = $2", key_id, user_id
-    )
-    if status == "DELETE 0":
+async def delete_api_key(tx: Tx, user_id: str, key_id: str) -> None:
+    if not await tx.execute("DELETE FROM api_keys WHERE id = $1 AND user_id = $2", key_id, user_id):
         raise NotFound(f"API key {key_id} not found for user {user_id}.")
 
 
-async def find_api_key(conn: Connection, key_hash: str) -> ApiKey | None:
-    row = await conn.fetchrow("SELECT * FROM api_keys WHERE key_hash = $1", key_hash)
+async def find_api_key(tx: Tx, key_hash: str) -> ApiKey | None:
+    row = await tx.fetchrow("SELECT * FROM api_keys WHERE key_hash = $1", key_hash)
     return None if row is None else to_api_key(row)
 
 

@@ -1,8 +1,8 @@
 """Users, agents and sessions: named records with create/find/update/delete.
 
 Users and agents share one shape (a unique name and a description), so one
-set of functions serves both, parametrised by a ``NamedTable``. Creation is
-race-free across processes: ``INSERT ... ON CONFLICT DO NOTHING`` then read.
+set of operations serves both, parametrised by a ``NamedTable``. Creation is
+race-free across processes: ``INSERT ... ON CONFLICT DO NOTHING``, then read.
 """
 
 from __future__ import annotations
@@ -13,53 +13,51 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-import asyncpg
-
 from memfuse_server.errors import Conflict, NotFound
 from memfuse_server.models import Agent, Session, User
-from memfuse_server.storage.postgres.rows import Record, scoped, to_agent, to_session, to_user
+from memfuse_server.storage.ops.rows import scoped, to_agent, to_session, to_user
+from memfuse_server.storage.tx import Row, Tx
 
 T = TypeVar("T")
-Connection = asyncpg.Connection
 
 
 @dataclass(frozen=True)
 class NamedTable(Generic[T]):
     table: str
     noun: str
-    convert: Callable[[Record], T]
+    convert: Callable[[Row], T]
 
 
 USERS = NamedTable[User]("users", "User", to_user)
 AGENTS = NamedTable[Agent]("agents", "Agent", to_agent)
 
 
-async def get_named(conn: Connection, kind: NamedTable[T], item_id: str) -> T:
-    row = await conn.fetchrow(f"SELECT * FROM {kind.table} WHERE id = $1", item_id)
+async def get_named(tx: Tx, kind: NamedTable[T], item_id: str) -> T:
+    row = await tx.fetchrow(f"SELECT * FROM {kind.table} WHERE id = $1", item_id)
     if row is None:
         raise NotFound(f"{kind.noun} {item_id} not found.")
     return kind.convert(row)
 
 
 async def find_named(
-    conn: Connection, kind: NamedTable[T], name: str | None, owner: str | None = None
+    tx: Tx, kind: NamedTable[T], name: str | None, owner: str | None = None
 ) -> list[T]:
     """All records, or the one of that name; only the owner's own record when ``owner`` is set."""
     if name is None:
-        scope, args = scoped(owner, "id", 1)
+        scope, args = scoped(owner, 1, "id")
         sql = f"SELECT * FROM {kind.table} WHERE true{scope} ORDER BY created_at, id"
-        rows = await conn.fetch(sql, *args)
+        rows = await tx.fetch(sql, *args)
     else:
-        scope, args = scoped(owner, "id", 2)
-        rows = await conn.fetch(f"SELECT * FROM {kind.table} WHERE name = $1{scope}", name, *args)
+        scope, args = scoped(owner, 2, "id")
+        rows = await tx.fetch(f"SELECT * FROM {kind.table} WHERE name = $1{scope}", name, *args)
     return [kind.convert(r) for r in rows]
 
 
 async def create_named(
-    conn: Connection, kind: NamedTable[T], name: str, description: str | None, now: datetime
+    tx: Tx, kind: NamedTable[T], name: str, description: str | None, now: datetime
 ) -> tuple[T, bool]:
     """Create a record, or return the existing one of that name (``created`` False)."""
-    row = await conn.fetchrow(
+    row = await tx.fetchrow(
         f"INSERT INTO {kind.table} (id, name, description, created_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING RETURNING *",
         str(uuid.uuid4()),
@@ -69,29 +67,28 @@ async def create_named(
     )
     if row is not None:
         return kind.convert(row), True
-    existing = await conn.fetchrow(f"SELECT * FROM {kind.table} WHERE name = $1", name)
+    existing = await tx.fetchrow(f"SELECT * FROM {kind.table} WHERE name = $1", name)
     if existing is None:  # created and deleted again meanwhile
         raise Conflict(f"{kind.noun} {name!r} changed while it was being created; retry.")
     return kind.convert(existing), False
 
 
 async def update_named(
-    conn: Connection,
+    tx: Tx,
     kind: NamedTable[T],
     item_id: str,
     name: str | None,
     description: str | None,
     now: datetime,
 ) -> T:
-    await get_named(conn, kind, item_id)
-    if name is not None:
-        taken = await conn.fetchval(
-            f"SELECT 1 FROM {kind.table} WHERE name = $1 AND id <> $2", name, item_id
-        )
-        if taken:
-            raise Conflict(f"{kind.noun} name {name!r} is already taken; choose another name.")
+    await get_named(tx, kind, item_id)
+    taken = Conflict(f"{kind.noun} name {name!r} is already taken; choose another name.")
+    if name is not None and await tx.fetchval(
+        f"SELECT 1 FROM {kind.table} WHERE name = $1 AND id <> $2", name, item_id
+    ):
+        raise taken
     try:
-        row = await conn.fetchrow(
+        row = await tx.fetchrow(
             f"UPDATE {kind.table} SET name = COALESCE($1, name),"
             " description = COALESCE($2, description), updated_at = $3 WHERE id = $4 RETURNING *",
             name,
@@ -99,29 +96,28 @@ async def update_named(
             now,
             item_id,
         )
-    except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"{kind.noun} name {name!r} is already taken; choose another name.") from exc
+    except tx.dialect.duplicate as exc:  # a rename that raced another
+        raise taken from exc
     if row is None:
         raise NotFound(f"{kind.noun} {item_id} not found.")
     return kind.convert(row)
 
 
-async def delete_named(conn: Connection, kind: NamedTable[T], item_id: str) -> None:
-    status = await conn.execute(f"DELETE FROM {kind.table} WHERE id = $1", item_id)
-    if status == "DELETE 0":
+async def delete_named(tx: Tx, kind: NamedTable[T], item_id: str) -> None:
+    if not await tx.execute(f"DELETE FROM {kind.table} WHERE id = $1", item_id):
         raise NotFound(f"{kind.noun} {item_id} not found.")
 
 
-async def get_session(conn: Connection, session_id: str, owner: str | None = None) -> Session:
-    scope, args = scoped(owner)
-    row = await conn.fetchrow(f"SELECT * FROM sessions WHERE id = $1{scope}", session_id, *args)
+async def get_session(tx: Tx, session_id: str, owner: str | None = None) -> Session:
+    scope, args = scoped(owner, 2)
+    row = await tx.fetchrow(f"SELECT * FROM sessions WHERE id = $1{scope}", session_id, *args)
     if row is None:
         raise NotFound(f"Session {session_id} not found.")
     return to_session(row)
 
 
 async def find_sessions(
-    conn: Connection,
+    tx: Tx,
     user_id: str | None,
     agent_id: str | None,
     name: str | None,
@@ -135,18 +131,16 @@ async def find_sessions(
             args.append(value)
             clauses.append(f"{column} = ${len(args)}")
     where = " AND ".join(clauses) or "true"
-    rows = await conn.fetch(f"SELECT * FROM sessions WHERE {where} ORDER BY created_at, id", *args)
+    rows = await tx.fetch(f"SELECT * FROM sessions WHERE {where} ORDER BY created_at, id", *args)
     return [to_session(r) for r in rows]
 
 
-async def create_session(
-    conn: Connection, user_id: str, agent_id: str, name: str, now: datetime
-) -> Session:
-    await get_named(conn, USERS, user_id)
-    await get_named(conn, AGENTS, agent_id)
-    await _check_session_name(conn, user_id, name, None)
+async def create_session(tx: Tx, user_id: str, agent_id: str, name: str, now: datetime) -> Session:
+    await get_named(tx, USERS, user_id)
+    await get_named(tx, AGENTS, agent_id)
+    await _check_session_name(tx, user_id, name, None)
     try:
-        row = await conn.fetchrow(
+        row = await tx.fetchrow(
             "INSERT INTO sessions (id, user_id, agent_id, name, created_at, updated_at)"
             " VALUES ($1, $2, $3, $4, $5, $5) RETURNING *",
             str(uuid.uuid4()),
@@ -155,31 +149,31 @@ async def create_session(
             name,
             now,
         )
-    except asyncpg.UniqueViolationError as exc:
+    except tx.dialect.duplicate as exc:
         raise _name_taken(name) from exc
     assert row is not None
     return to_session(row)
 
 
 async def update_session(
-    conn: Connection,
+    tx: Tx,
     session_id: str,
     name: str | None,
     now: datetime,
     owner: str | None = None,
 ) -> Session:
-    session = await get_session(conn, session_id, owner)
+    session = await get_session(tx, session_id, owner)
     if name is not None:
-        await _check_session_name(conn, session.user_id, name, session_id)
+        await _check_session_name(tx, session.user_id, name, session_id)
     try:
-        row = await conn.fetchrow(
+        row = await tx.fetchrow(
             "UPDATE sessions SET name = COALESCE($1, name), updated_at = $2 WHERE id = $3"
             " RETURNING *",
             name,
             now,
             session_id,
         )
-    except asyncpg.UniqueViolationError as exc:
+    except tx.dialect.duplicate as exc:
         raise _name_taken(name or "") from exc
     assert row is not None
     return to_session(row)
@@ -189,10 +183,8 @@ def _name_taken(name: str) -> Conflict:
     return Conflict(f"This user already has a session named {name!r}; choose another name.")
 
 
-async def _check_session_name(
-    conn: Connection, user_id: str, name: str, session_id: str | None
-) -> None:
-    found = await conn.fetchval(
+async def _check_session_name(tx: Tx, user_id: str, name: str, session_id: str | None) -> None:
+    found = await tx.fetchval(
         "SELECT id FROM sessions WHERE user_id = $1 AND name = $2", user_id, name
     )
     if found is not None and found != session_id:

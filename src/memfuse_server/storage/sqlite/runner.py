@@ -1,10 +1,12 @@
-"""The SQLite connection layer: the one place blocking SQLite calls run.
+"""The SQLite runner: the one place blocking SQLite calls run.
 
 One writer connection on one dedicated thread (SQLite has a single writer;
 queuing writes in-process avoids busy-waiting on the file lock) and a few
 reader connections on their own threads (WAL lets them read while the writer
-writes). Every call runs off the event loop. Each write is one transaction:
-``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
+writes). Every call runs off the event loop. A write is one transaction,
+``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception, and the whole
+of it runs on the writer thread: the operation's coroutine is driven there to
+its end (``tx.drive``), so no transaction ever waits on the event loop.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from memfuse_server.errors import ConfigurationError, Unavailable
 from memfuse_server.storage.base import PoolStats
+from memfuse_server.storage.sqlite.tx import SqliteTx, drive
+from memfuse_server.storage.tx import Dialect, IndexChanges, Op
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -56,18 +60,20 @@ def migrate(conn: sqlite3.Connection) -> int:
     return current
 
 
-class Database:
+class SqliteRunner:
     """Connections to one SQLite file, and the threads that use them."""
 
     def __init__(
         self,
         path: Path,
+        dialect: Dialect,
         *,
         synchronous: str = "FULL",
         busy_timeout_ms: int = 5000,
         readers: int = 2,
     ) -> None:
         self.path = path
+        self.dialect = dialect
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
@@ -84,6 +90,7 @@ class Database:
             isolation_level=None,
             check_same_thread=False,
             timeout=self._busy_timeout_ms / 1000,
+            cached_statements=512,
         )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode = WAL")
@@ -106,34 +113,31 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return await self._run(self._writer_pool, lambda: migrate(self._thread_connection()))
 
-    async def write(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kw: P.kwargs
-    ) -> T:
-        """Run ``fn(conn, ...)`` as one write transaction on the writer thread."""
+    async def write(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> tuple[T, IndexChanges]:
+        """Run ``op(tx, ...)`` as one write transaction on the writer thread."""
 
-        def tx() -> T:
+        def transaction() -> tuple[T, IndexChanges]:
             conn = self._thread_connection()
+            tx = SqliteTx(conn, self.dialect)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                result = fn(conn, *args, **kw)
+                result = drive(op(tx, *args, **kw))
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            return result
+            return result, tx.changes
 
-        return await self._run(self._writer_pool, tx)
+        return await self._run(self._writer_pool, transaction)
 
-    async def read(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kw: P.kwargs
-    ) -> T:
-        """Run ``fn(conn, ...)`` on a reader thread (a consistent snapshot)."""
+    async def read(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> T:
+        """Run ``op(tx, ...)`` on a reader thread (a consistent snapshot)."""
 
         def snapshot() -> T:
             conn = self._thread_connection()
             conn.execute("BEGIN")
             try:
-                return fn(conn, *args, **kw)
+                return drive(op(SqliteTx(conn, self.dialect), *args, **kw))
             finally:
                 conn.execute("COMMIT")
 
@@ -173,7 +177,7 @@ class Database:
                 ) from exc
             raise
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Finish queued work, then close every connection."""
         self._writer_pool.shutdown(wait=True)
         self._reader_pool.shutdown(wait=True)
@@ -183,4 +187,4 @@ class Database:
             self._connections.clear()
 
 
-__all__ = ["Database", "migrate", "sqlite_path"]
+__all__ = ["SqliteRunner", "migrate", "sqlite_path"]

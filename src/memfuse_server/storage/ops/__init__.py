@@ -1,0 +1,1 @@
+"""Every storage operation, written once for both engines (see ``storage/tx.py``)."""

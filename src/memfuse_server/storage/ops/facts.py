@@ -1,0 +1,137 @@
+"""M1 facts: idempotent writes keyed by a per-user content hash, with provenance.
+
+``INSERT ... ON CONFLICT DO NOTHING`` on ``(user_id, content_hash)`` makes
+concurrent jobs of one user agree on one row per fact; the ids are read back
+afterwards, so a fact another writer stored first is linked, not duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from memfuse_server.embeddings.base import Vectors
+from memfuse_server.models import Fact, ItemKind
+from memfuse_server.storage.ops.rows import utc
+from memfuse_server.storage.ops.version import bump_memory_version
+from memfuse_server.storage.tx import Tx
+
+_SPACE = re.compile(r"\s+")
+
+_INSERT_FACT = """
+INSERT INTO facts (id, user_id, content, content_hash, subject, occurred_at, time_expression,
+    confidence, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+ON CONFLICT (user_id, content_hash) DO NOTHING
+"""
+
+
+def content_hash(*parts: object) -> str:
+    """A stable key for "the same" item: parts joined, case and spacing folded."""
+    text = "\x1f".join("" if p is None else _SPACE.sub(" ", str(p)).strip().lower() for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def existing_messages(tx: Tx, ids: Iterable[str]) -> list[str]:
+    """Those of ``ids`` that are still stored (a source may be deleted meanwhile)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    rows = await tx.fetch("SELECT id FROM messages WHERE id = ANY($1::text[])", wanted)
+    return sorted(r[0] for r in rows)
+
+
+async def link_sources(
+    tx: Tx, table: str, column: str, item_id: str, message_ids: Sequence[str]
+) -> None:
+    await tx.executemany(
+        f"INSERT INTO {table} ({column}, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(item_id, m) for m in message_ids],
+    )
+
+
+async def _upsert_facts(
+    tx: Tx, user_id: str, facts: Sequence[Fact], now: datetime
+) -> tuple[list[str], set[str]]:
+    """The facts' ids (in order), and which of them this call created."""
+    digests = [content_hash(f.text) for f in facts]
+    fresh = [str(uuid.uuid4()) for _ in facts]
+    await tx.executemany(
+        _INSERT_FACT,
+        [
+            (
+                fid,
+                user_id,
+                f.text,
+                digest,
+                f.subject,
+                _when(f),
+                f.time_expression,
+                f.confidence,
+                now,
+            )
+            for fid, f, digest in zip(fresh, facts, digests, strict=True)
+        ],
+    )
+    rows = await tx.fetch(
+        "SELECT content_hash, id FROM facts WHERE user_id = $1 AND content_hash = ANY($2::text[])",
+        user_id,
+        digests,
+    )
+    by_hash = {r[0]: str(r[1]) for r in rows}
+    return [by_hash[d] for d in digests], set(fresh).intersection(by_hash.values())
+
+
+def _when(fact: Fact) -> datetime | None:
+    return utc(fact.occurred_at) if fact.occurred_at else None
+
+
+def _first_of_each(
+    keep: Sequence[int], ids: Sequence[str], created: set[str]
+) -> list[tuple[int, str]]:
+    """(input index, id) of each new fact, once (the first of duplicates in one batch)."""
+    seen: set[str] = set()
+    out = []
+    for i, fact_id in zip(keep, ids, strict=True):
+        if fact_id in created and fact_id not in seen:
+            seen.add(fact_id)
+            out.append((i, fact_id))
+    return out
+
+
+async def save_facts(
+    tx: Tx, user_id: str, facts: Sequence[Fact], vectors: Vectors, now: datetime
+) -> int:
+    """Store facts not seen before, add provenance to all; returns how many were new."""
+    if len(facts) != len(vectors):
+        raise ValueError(f"{len(facts)} facts but {len(vectors)} vectors")
+    stored = set(await existing_messages(tx, (m for f in facts for m in f.source_message_ids)))
+    keep = [i for i, f in enumerate(facts) if stored.intersection(f.source_message_ids)]
+    if not keep:
+        return 0
+    kept = [facts[i] for i in keep]
+    ids, created = await _upsert_facts(tx, user_id, kept, now)
+    new = _first_of_each(keep, ids, created)
+    items = [(fid, facts[i].text) for i, fid in new]
+    await tx.dialect.add_documents(tx, user_id, ItemKind.FACT, items, vectors[[i for i, _ in new]])
+    pairs = sorted(
+        {
+            (fid, m)
+            for f, fid in zip(kept, ids, strict=True)
+            for m in f.source_message_ids
+            if m in stored
+        }
+    )
+    await tx.executemany(
+        "INSERT INTO fact_sources (fact_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        pairs,
+    )
+    if new:
+        await bump_memory_version(tx, user_id)
+    return len(new)
+
+
+__all__ = ["content_hash", "existing_messages", "link_sources", "save_facts"]

@@ -1,0 +1,195 @@
+"""M2 graph writes: entities merged through their aliases, relations keyed by content.
+
+Every name an entity goes by is an alias row (its own name included, lower-cased),
+so "Mr Okafor" and "Okafor" resolve to one entity once either has been seen with
+the other. Relations name their endpoints; an endpoint not yet known is created
+as an entity of type ``thing``. Both writes are idempotent.
+
+Entities and relations of one episode may be written concurrently (on PostgreSQL,
+on separate pooled connections), and both may create the same entity. A
+transaction that has to create an entity first takes the user's graph lock
+(``dialect.lock_graph``) and looks again, so two writers never make two entities
+of one name and never deadlock on alias rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from memfuse_server.embeddings.base import Vectors
+from memfuse_server.layers.texts import alias_key, entity_text, relation_text
+from memfuse_server.models import Entity, EntityType, ItemKind, Relation
+from memfuse_server.storage.ops.facts import content_hash, existing_messages, link_sources
+from memfuse_server.storage.ops.rows import iso, utc
+from memfuse_server.storage.ops.version import bump_memory_version
+from memfuse_server.storage.tx import Tx
+
+_INSERT_RELATION = """
+INSERT INTO relations (id, user_id, subject_id, predicate, object_id, valid_at, fact,
+    confidence, content_hash, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+ON CONFLICT (user_id, content_hash) DO NOTHING RETURNING id
+"""
+
+
+async def find_entity(tx: Tx, user_id: str, names: Sequence[str]) -> str | None:
+    keys = sorted({alias_key(n) for n in names if n.strip()})
+    if not keys:
+        return None
+    found = await tx.fetchval(
+        "SELECT entity_id FROM entity_aliases WHERE user_id = $1 AND alias_key = ANY($2::text[])"
+        " LIMIT 1",
+        user_id,
+        keys,
+    )
+    return None if found is None else str(found)
+
+
+async def _indexed(tx: Tx, user_id: str, entity_id: str) -> bool:
+    found = await tx.fetchval(
+        "SELECT 1 FROM documents WHERE user_id = $1 AND kind = $2 AND item_id = $3",
+        user_id,
+        ItemKind.ENTITY.value,
+        entity_id,
+    )
+    return found is not None
+
+
+async def _create_or_type(tx: Tx, user_id: str, entity: Entity, now: datetime) -> tuple[str, bool]:
+    names = [entity.name, *entity.aliases]
+    entity_id = await find_entity(tx, user_id, names)
+    if entity_id is None:  # creating: take the user's graph lock, then look again
+        await tx.dialect.lock_graph(tx, user_id)
+        entity_id = await find_entity(tx, user_id, names)
+    if entity_id is None:
+        entity_id = str(uuid.uuid4())
+        await tx.execute(
+            "INSERT INTO entities (id, user_id, name, type, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $5)",
+            entity_id,
+            user_id,
+            entity.name,
+            entity.type.value,
+            now,
+        )
+        return entity_id, True
+    if entity.type is not EntityType.THING:
+        # An endpoint first seen in a relation is a "thing" until the entity itself arrives.
+        await tx.execute(
+            "UPDATE entities SET type = $1, updated_at = $2 WHERE id = $3 AND type = 'thing'",
+            entity.type.value,
+            now,
+            entity_id,
+        )
+    return entity_id, False
+
+
+async def upsert_entity(
+    tx: Tx, user_id: str, entity: Entity, vector: Vectors | None, now: datetime
+) -> tuple[str, bool]:
+    """The id of the entity these names denote, created when none does."""
+    entity_id, created = await _create_or_type(tx, user_id, entity, now)
+    if vector is not None and (created or not await _indexed(tx, user_id, entity_id)):
+        await tx.dialect.add_documents(
+            tx, user_id, ItemKind.ENTITY, [(entity_id, entity_text(entity))], vector
+        )
+    names = [entity.name, *entity.aliases]
+    await tx.executemany(
+        "INSERT INTO entity_aliases (user_id, alias_key, alias, entity_id) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        [(user_id, alias_key(n), n.strip(), entity_id) for n in names if n.strip()],
+    )
+    return entity_id, created
+
+
+class _Sourced(Protocol):
+    @property
+    def source_message_ids(self) -> tuple[str, ...]: ...
+
+
+S = TypeVar("S", bound=_Sourced)
+Upsert = Callable[[Tx, str, S, Vectors, datetime], Awaitable[tuple[str, bool]]]
+
+
+async def _save(
+    tx: Tx,
+    user_id: str,
+    items: Sequence[S],
+    vectors: Vectors,
+    now: datetime,
+    upsert: Upsert[S],
+    sources: tuple[str, str],
+) -> int:
+    """Upsert each item whose source messages are still stored, link it to them; how many
+    were new (those bump the user's memory version)."""
+    stored = set(await existing_messages(tx, (m for i in items for m in i.source_message_ids)))
+    new = 0
+    for item, vector in zip(items, vectors, strict=True):
+        found = sorted(stored.intersection(item.source_message_ids))
+        if found:
+            item_id, created = await upsert(tx, user_id, item, vector[None, :], now)
+            new += created
+            await link_sources(tx, *sources, item_id, found)
+    if new:
+        await bump_memory_version(tx, user_id)
+    return new
+
+
+async def save_entities(
+    tx: Tx, user_id: str, entities: Sequence[Entity], vectors: Vectors, now: datetime
+) -> int:
+    return await _save(
+        tx, user_id, entities, vectors, now, upsert_entity, ("entity_sources", "entity_id")
+    )
+
+
+async def _endpoint(tx: Tx, user_id: str, name: str, now: datetime) -> str:
+    found = await find_entity(tx, user_id, [name])
+    if found is not None:
+        return found
+    return (await upsert_entity(tx, user_id, Entity(name, EntityType.THING), None, now))[0]
+
+
+async def _upsert_relation(
+    tx: Tx, user_id: str, rel: Relation, vector: Vectors, now: datetime
+) -> tuple[str, bool]:
+    subject_id = await _endpoint(tx, user_id, rel.subject, now)
+    object_id = await _endpoint(tx, user_id, rel.object, now)
+    valid = iso(rel.valid_at)
+    digest = content_hash(subject_id, rel.predicate, object_id, valid[:10] if valid else None)
+    relation_id = str(uuid.uuid4())
+    created = await tx.fetchval(
+        _INSERT_RELATION,
+        relation_id,
+        user_id,
+        subject_id,
+        rel.predicate,
+        object_id,
+        utc(rel.valid_at) if rel.valid_at else None,
+        rel.fact,
+        rel.confidence,
+        digest,
+        now,
+    )
+    if created is None:
+        found = await tx.fetchval(
+            "SELECT id FROM relations WHERE user_id = $1 AND content_hash = $2", user_id, digest
+        )
+        return str(found), False
+    text = relation_text(rel.subject, rel.predicate, rel.object)
+    await tx.dialect.add_documents(tx, user_id, ItemKind.RELATION, [(relation_id, text)], vector)
+    return relation_id, True
+
+
+async def save_relations(
+    tx: Tx, user_id: str, relations: Sequence[Relation], vectors: Vectors, now: datetime
+) -> int:
+    return await _save(
+        tx, user_id, relations, vectors, now, _upsert_relation, ("relation_sources", "relation_id")
+    )
+
+
+__all__ = ["find_entity", "save_entities", "save_relations", "upsert_entity"]
