@@ -1,5 +1,5 @@
 """``python -m memfuse_server`` is the ``memfuse-server`` command."""
 
-from memfuse_server.cli import main
+from memfuse_server.entry import main
 
 main()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
+from memfuse_server import __version__
 from memfuse_server.config import Settings, load_settings, masked
-from memfuse_server.errors import ConfigurationError
+from memfuse_server.entry import stop_quietly
+from memfuse_server.errors import ConfigurationError, StartupFailed
 from memfuse_server.logs import configure_logging
 
 app = typer.Typer(
@@ -26,6 +26,22 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="YAML settings file (default: $MEMFUSE_CONFIG)."),
 ]
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"memfuse-server {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """memfuse-server: a long-term memory server for LLM agents (MemFuse API)."""
 
 
 def _settings(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
@@ -45,7 +61,11 @@ def serve(
         bool, typer.Option("--worker/--no-worker", help="Run the background worker in-process.")
     ] = True,
 ) -> None:
-    """Run the HTTP server (and the background worker) until SIGTERM or Ctrl-C."""
+    """Run the HTTP server (and the background worker) until SIGTERM or Ctrl-C.
+
+    A failure to start is one line on stderr and an exit status of its own (README "CLI").
+    """
+    stop_quietly()  # until the server has something to close
     overrides: dict[str, Any] = {}
     server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if server:
@@ -54,18 +74,13 @@ def serve(
         overrides["worker"] = {"enabled": False}
     settings = _settings(config, overrides)
     configure_logging(settings.server.log_format, settings.server.log_level)
-    from memfuse_server.api import create_app
+    from memfuse_server import startup
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.server.graceful_timeout_seconds) or None,
-        timeout_keep_alive=settings.server.keepalive_seconds,
-        server_header=False,
-    )
+    try:
+        startup.serve(settings)
+    except StartupFailed as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
 
 
 @app.command("config")
@@ -133,12 +148,21 @@ def jobs_retry(
 
 
 @app.command("stats")
-def stats(config: ConfigOption = None) -> None:
-    """Print the background queue's statistics (depth, running, retries, dead letters, lag)."""
-    from memfuse_server.commands import with_store
+def stats(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Print the background queue's statistics (depth, running, retries, dead letters, lag).
+
+    The names are those of ``GET /api/v1/stats`` (its ``queue`` and ``layers`` parts).
+    """
+    from memfuse_server.commands import print_stats, with_store
 
     queue = asyncio.run(with_store(_settings(config), lambda s: s.queue_stats()))
-    typer.echo(json.dumps(dataclasses.asdict(queue), indent=2))
+    if as_json:
+        typer.echo(json.dumps(queue.named(), indent=2))
+    else:
+        print_stats(queue.named())
 
 
 @app.command("import")

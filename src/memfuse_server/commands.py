@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
+from rich.console import Console
+from rich.table import Table
 
 from memfuse_server.background import build_background
 from memfuse_server.config import Settings
@@ -46,4 +48,17 @@ async def run_worker_until_signal(settings: Settings) -> None:
         await store.close()
 
 
-__all__ = ["run_worker_until_signal", "with_store"]
+def print_stats(view: dict[str, dict[str, Any]]) -> None:
+    """One table: section, name, value (``-`` where there is none yet)."""
+    table = Table(title="memfuse-server stats (background queue)")
+    table.add_column("section")
+    table.add_column("name")
+    table.add_column("value", justify="right")
+    for section, values in view.items():
+        for name, value in values.items():
+            shown = "-" if value is None else f"{value:.1f}" if isinstance(value, float) else value
+            table.add_row(section, name, str(shown))
+    Console().print(table)
+
+
+__all__ = ["print_stats", "run_worker_until_signal", "with_store"]

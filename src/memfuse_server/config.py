@@ -317,7 +317,16 @@ def load_settings(
     try:
         return Settings(**tree)
     except ValidationError as exc:
-        raise ConfigurationError(f"Invalid settings: {exc}") from exc
+        raise ConfigurationError(f"Invalid settings: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Each problem as ``field: message``, without the values (a URL may hold a password)."""
+    problems = exc.errors(include_input=False, include_url=False, include_context=False)
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+        for problem in problems
+    )
 
 
 def masked(settings: Settings) -> dict[str, Any]:
@@ -332,11 +341,11 @@ def masked(settings: Settings) -> dict[str, Any]:
         name = "admin_api_key" if section is data["server"] else "api_key"
         section[name] = "********" if secret.get_secret_value() else ""
     url = settings.database.url
-    data["database"]["url"] = _mask_url(url)
+    data["database"]["url"] = mask_url(url)
     return data
 
 
-def _mask_url(url: str) -> str:
+def mask_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     creds, at, host = rest.rpartition("@")
     if not at or ":" not in creds:
@@ -345,4 +354,4 @@ def _mask_url(url: str) -> str:
     return f"{scheme}{sep}{user}:********@{host}"
 
 
-__all__ = ["ClientSettings", "Settings", "load_settings", "masked"]
+__all__ = ["ClientSettings", "Settings", "load_settings", "mask_url", "masked"]

@@ -17,7 +17,9 @@ prints the message. Each message says what was wrong and what to do.
     │   └── EmbeddingUnavailable      503  the embedding backend failed or timed out
     ├── ExtractionFailed              500  the extraction model failed or answered with something unusable
     ├── WritesFailed                  500  some of several independent writes failed (each one named)
-    └── ConfigurationError            ---  the settings cannot work; raised at start, never per request
+    ├── ConfigurationError            ---  the settings cannot work; raised at start, never per request
+    └── StartupFailed                 ---  the server cannot start (port taken, data folder not
+                                           writable, ...); ``exit_code`` tells which
 """
 
 from __future__ import annotations
@@ -98,6 +100,14 @@ class ConfigurationError(MemFuseError):
     """The settings describe a server that cannot work."""
 
 
+class StartupFailed(MemFuseError):
+    """The server cannot start; the CLI prints the message and exits with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 __all__ = [
     "ConfigurationError",
     "Conflict",
@@ -109,6 +119,7 @@ __all__ = [
     "MemFuseError",
     "NotFound",
     "PayloadTooLarge",
+    "StartupFailed",
     "Unauthorized",
     "Unavailable",
     "WritesFailed",

@@ -197,6 +197,24 @@ class QueueStats:
     m2_ms_avg: float | None
     last_mode: str | None
 
+    def named(self) -> dict[str, dict[str, Any]]:
+        """The ``queue`` and ``layers`` parts of ``GET /api/v1/stats`` (and ``stats`` CLI)."""
+        return {
+            "queue": {
+                "pending": self.pending,
+                "running": self.running,
+                "dead_letters": self.dead,
+                "done_kept": self.done,
+                "retries": self.retries,
+                "oldest_pending_age_seconds": self.oldest_pending_age_seconds,
+            },
+            "layers": {
+                "last_mode": self.last_mode,
+                "m1_ms_avg": self.m1_ms_avg,
+                "m2_ms_avg": self.m2_ms_avg,
+            },
+        }
+
 
 @dataclass(frozen=True)
 class QueryResult:

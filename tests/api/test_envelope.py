@@ -37,7 +37,6 @@ def test_health(api: httpx.Client, server: ServerProcess) -> None:
     [
         ("GET", "/api/v1/nope"),
         ("GET", "/nope"),
-        ("GET", "/"),
         ("GET", "/api/v2/users"),
         ("POST", "/api/v1/users/abc/def/ghi"),
         ("DELETE", "/api/v1/sessions/abc/messages/xyz"),

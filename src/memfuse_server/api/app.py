@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from memfuse_server import __version__
 from memfuse_server.api import errors
 from memfuse_server.api.auth import Authenticator, authenticate
+from memfuse_server.api.docs import install_docs
 from memfuse_server.api.envelope import EnvelopeResponse
 from memfuse_server.api.middleware import BodyGuard, InFlightLimit, RequestLog, TrailingSlash
 from memfuse_server.api.routes import (
@@ -80,12 +81,16 @@ async def _stopped(task: asyncio.Task[None]) -> None:
         await task
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, opened: MemoryService | None = None) -> FastAPI:
+    """The application; ``opened`` is a running service to use (else it opens its own)."""
     metrics = Metrics()
+    service_context = (
+        running_service if opened is None else lambda _: contextlib.nullcontext(opened)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_service(settings) as service, contextlib.AsyncExitStack() as stack:
+        async with service_context(settings) as service, contextlib.AsyncExitStack() as stack:
             app.state.service = service
             app.state.auth = Authenticator(settings.server, service.store)
             app.state.background = None
@@ -106,7 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         default_response_class=EnvelopeResponse,
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # served from packaged files below, never a CDN
         redoc_url=None,
     )
     app.state.metrics = metrics
@@ -124,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         stats.router,
     ):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(authenticate)])
+    install_docs(app, PREFIX)
     mount_ui(app)  # the memory browser at /ui (static files; its API calls carry the key)
     errors.install(app)
     if settings.server.cors_origins:

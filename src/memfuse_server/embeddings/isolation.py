@@ -21,6 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import signal
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
@@ -52,6 +55,23 @@ def _serve(settings: EmbeddingSettings, conn: Connection) -> None:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start the child with Ctrl-C ignored (an ignored signal stays ignored across exec).
+
+    A terminal's Ctrl-C reaches the whole process group; the server stops the child
+    itself, through the pipe, so the child must not die of it with a traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may change handlers; a thread's Ctrl-C is the server's
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class ProcessEncoder:
     """A ``BatchEncoder`` whose model runs in a dedicated child process."""
 
@@ -61,7 +81,8 @@ class ProcessEncoder:
         self._process = context.Process(
             target=_serve, args=(settings, child), name="memfuse-embedder", daemon=True
         )
-        self._process.start()
+        with _sigint_ignored():
+            self._process.start()
         child.close()
         kind, value = self._conn.recv()
         if kind != "ready":

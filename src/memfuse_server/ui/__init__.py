@@ -63,8 +63,13 @@ def _raw_path(scope: Scope) -> bytes:
     return raw if isinstance(raw, bytes) else str(scope["path"]).encode()
 
 
+async def _root(request: Request) -> Response:
+    return RedirectResponse("ui/", status_code=307)  # relative, like _entry's
+
+
 def mount_ui(app: FastAPI) -> None:
-    """Serve the memory browser at ``/ui/`` (and redirect ``/ui`` to it)."""
+    """Serve the memory browser at ``/ui/`` (and redirect ``/`` and ``/ui`` to it)."""
+    app.add_route("/", _root, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_route(PATH, _entry, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount(PATH, _UiFiles(directory=STATIC, html=True), name="ui")
 

@@ -15,25 +15,16 @@ router = APIRouter(tags=["stats"])
 
 @router.get("/stats", summary="Queue depth, in-flight, retries, dead letters, lag, layer timings")
 async def stats(request: Request, service: Service) -> Response:
-    queue = await service.store.queue_stats()
+    named = (await service.store.queue_stats()).named()
     background = request.app.state.background
     cache = service.queries.cache
     embedder = getattr(service.embedder, "stats", None)
     return ok(
         {
-            "queue": {
-                "pending": queue.pending,
-                "running": queue.running,
-                "dead_letters": queue.dead,
-                "done_kept": queue.done,
-                "retries": queue.retries,
-                "oldest_pending_age_seconds": queue.oldest_pending_age_seconds,
-            },
+            "queue": named["queue"],
             "layers": {
                 "mode": "parallel" if service.settings.memory.parallel_enabled else "sequential",
-                "last_mode": queue.last_mode,
-                "m1_ms_avg": queue.m1_ms_avg,
-                "m2_ms_avg": queue.m2_ms_avg,
+                **named["layers"],
             },
             "worker": {
                 "in_process": background is not None,
