@@ -83,6 +83,28 @@ def serve(
         raise typer.Exit(exc.exit_code) from exc
 
 
+@app.command("mcp")
+def mcp_stdio(
+    config: ConfigOption = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            help="Act for this user (name or id) only; default: the user each call names."
+        ),
+    ] = None,
+) -> None:
+    """Serve the memory tools over MCP on stdin/stdout, for desktop hosts (docs/mcp.md).
+
+    It opens the configured store itself (the same data as a running server with the same
+    settings); logs go to stderr, stdout carries only the protocol.
+    """
+    settings = _settings(config)
+    configure_logging(settings.server.log_format, settings.server.log_level)
+    from memfuse_server.mcp_server.server import run_stdio
+
+    asyncio.run(run_stdio(settings, user))
+
+
 @app.command("config")
 def show_config(config: ConfigOption = None) -> None:
     """Print the effective settings (defaults, YAML, environment), secrets masked."""

@@ -7,6 +7,7 @@ embeddings), and hands one transaction to the store.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -26,6 +27,7 @@ from memfuse_server.models import (
     NewMessage,
     QueryResult,
     Session,
+    User,
 )
 from memfuse_server.retrieval.search import MemoryQuery, QueryEngine
 from memfuse_server.storage.base import MessageQuery, PreparedMessage, Store, WriteContext
@@ -162,6 +164,45 @@ class MemoryService:
     # query
     async def query(self, q: MemoryQuery) -> list[QueryResult]:
         return await self.queries.query(q)
+
+    # by name, for agents' tools (MCP): users and sessions named, items by id alone
+    async def user_named(self, name_or_id: str, *, create: bool) -> User:
+        """The user with this id, else this name (made when ``create``)."""
+        with contextlib.suppress(NotFound):
+            return await self.store.get_user(name_or_id)
+        found = await self.store.find_users(name_or_id)
+        if found:
+            return found[0]
+        if not create:
+            raise NotFound(f"No user is named {name_or_id!r}; add a memory for it first.")
+        user, _ = await self.store.create_user(name_or_id, None)
+        return user
+
+    async def session_named(self, user_id: str, agent: str, name: str) -> Session:
+        """The user's session of this name with this agent, made when missing."""
+        agent_row, _ = await self.store.create_agent(agent, None)
+        found = await self.store.find_sessions(user_id, agent_row.id, name, user_id)
+        return found[0] if found else await self.create_session(user_id, agent_row.id, name)
+
+    async def sessions_of(self, user_id: str, name: str | None = None) -> list[Session]:
+        return await self.store.find_sessions(user_id, None, name, user_id)
+
+    async def items(self, user_id: str, ids: Sequence[str]) -> list[MemoryItem]:
+        """The user's messages, knowledge, facts, entities and relations with these ids."""
+        keys = [(kind, i) for i in ids for kind in ItemKind if kind is not ItemKind.CHUNK]
+        found = await self.store.resolve(user_id, keys)
+        return [item for i in ids for kind in ItemKind if (item := found.get((kind, i)))]
+
+    async def forget_user(self, user_id: str) -> int:
+        """Delete every session (with what was derived from it) and the knowledge of a user."""
+        sessions = await self.sessions_of(user_id)
+        for session in sessions:
+            await self.store.delete_session(session.id, user_id)
+        knowledge = [k.id for k in await self.store.list_knowledge(user_id)]
+        if knowledge:
+            await self.store.delete_knowledge(user_id, knowledge)
+        self.on_write()
+        return len(sessions)
 
 
 def _distinct(ids: Sequence[str], field: str) -> None:

@@ -135,7 +135,7 @@ def _bind_problem(host: str, port: int, exc: OSError) -> str:
 
 
 def public_urls(settings: Settings) -> dict[str, str]:
-    """Where the server, its memory browser and its API docs are, for people to open."""
+    """Where the server, its memory browser, its API docs and its MCP endpoint are."""
     host = settings.server.host
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
     if ":" in shown and not shown.startswith("["):
@@ -145,6 +145,7 @@ def public_urls(settings: Settings) -> dict[str, str]:
         "listening on": base,
         "memory browser": f"{base}/ui",
         "API docs": f"{base}/api/v1/docs",
+        "MCP": f"{base}/mcp",
     }
 
 

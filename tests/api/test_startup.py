@@ -172,7 +172,7 @@ def test_a_running_server_says_where_it_is_and_stops_quietly(tmp_path: Path, sto
     said = "\n".join(_said(stderr))
     assert f"listening on:   {base}" in said
     assert f"data:           {tmp_path / 'data' / 'memfuse.db'}" in said
-    assert f"{base}/ui" in said and f"{base}/api/v1/docs" in said
+    assert f"{base}/ui" in said and f"{base}/api/v1/docs" in said and f"{base}/mcp" in said
 
 
 def test_ctrl_c_while_starting_is_a_quiet_exit(tmp_path: Path) -> None:

@@ -96,6 +96,7 @@ def create_app(settings: Settings, opened: MemoryService | None = None) -> FastA
             app.state.background = None
             _instrument(service, metrics)
             stack.push_async_callback(_stopped, asyncio.create_task(_warm_up(service.store)))
+            await stack.enter_async_context(mcp.session_manager.run())
             if settings.worker.enabled:
                 background = build_background(settings, service.store, service.embedder)
                 _instrument_background(background, metrics)
@@ -130,6 +131,9 @@ def create_app(settings: Settings, opened: MemoryService | None = None) -> FastA
     ):
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(authenticate)])
     install_docs(app, PREFIX)
+    from memfuse_server.mcp_server.server import mount_mcp  # it imports api.auth: not at the top
+
+    mcp = mount_mcp(app, settings)  # MCP (streamable HTTP) at /mcp, behind the same keys
     mount_ui(app)  # the memory browser at /ui (static files; its API calls carry the key)
     errors.install(app)
     if settings.server.cors_origins:
