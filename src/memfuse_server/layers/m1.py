@@ -23,7 +23,7 @@ class FactLayer:
         facts = await self._extractor.facts(episode)
         if facts:
             vectors = await self._embedder.embed([f.text for f in facts])
-            await self._store.save_facts(episode.user_id, facts, vectors)
+            await self._store.save_facts(episode.user_id, facts, vectors, episode.messages)
         return facts
 
 

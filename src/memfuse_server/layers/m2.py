@@ -41,14 +41,14 @@ class GraphLayer:
         ]
         vectors = await self._embedder.embed(texts)
         split = len(graph.entities)
-        user = episode.user_id
+        user, read = episode.user_id, episode.messages  # what was read: see LayerStore
         await run_all(
             {
                 "entities": lambda: self._store.save_entities(
-                    user, graph.entities, vectors[:split]
+                    user, graph.entities, vectors[:split], read
                 ),
                 "relations": lambda: self._store.save_relations(
-                    user, graph.relations, vectors[split:]
+                    user, graph.relations, vectors[split:], read
                 ),
             },
             parallel=self._parallel_writes,

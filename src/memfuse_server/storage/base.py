@@ -21,6 +21,7 @@ from memfuse_server.models import (
     ApiKey,
     Entity,
     EpisodeInput,
+    EpisodeMessage,
     Fact,
     Hit,
     ItemKind,
@@ -166,16 +167,25 @@ class SearchStore(Protocol):
     ) -> dict[tuple[ItemKind, str], MemoryItem]: ...
 
 
+# The messages an extractor read (``EpisodeInput.messages``): a save keeps only the sources
+# still as they were read, so nothing extracted from text edited meanwhile is stored.
+Read = Sequence[EpisodeMessage] | None
+
+
 class LayerStore(Protocol):
-    """M1 and M2 writes (idempotent: the same input twice changes nothing) and reads."""
+    """M1 and M2 writes (idempotent: the same input twice changes nothing) and reads. An
+    item is tied to those of its source messages that are still stored and, given ``read``,
+    unchanged since they were read; an item left with none is not saved."""
 
     async def episode_input(self, episode_id: str) -> EpisodeInput | None: ...
-    async def save_facts(self, user_id: str, facts: Sequence[Fact], vectors: Vectors) -> int: ...
+    async def save_facts(
+        self, user_id: str, facts: Sequence[Fact], vectors: Vectors, read: Read = None
+    ) -> int: ...
     async def save_entities(
-        self, user_id: str, entities: Sequence[Entity], vectors: Vectors
+        self, user_id: str, entities: Sequence[Entity], vectors: Vectors, read: Read = None
     ) -> int: ...
     async def save_relations(
-        self, user_id: str, relations: Sequence[Relation], vectors: Vectors
+        self, user_id: str, relations: Sequence[Relation], vectors: Vectors, read: Read = None
     ) -> int: ...
     async def search_graph(self, user_id: str, text: str, limit: int) -> list[Hit]: ...
     async def list_items(
@@ -246,6 +256,7 @@ __all__ = [
     "PoolStats",
     "PoolStatsSource",
     "PreparedMessage",
+    "Read",
     "SearchStore",
     "Store",
     "WriteContext",

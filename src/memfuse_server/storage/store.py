@@ -37,7 +37,13 @@ from memfuse_server.models import (
 )
 from memfuse_server.retrieval.graph import graph_hits
 from memfuse_server.retrieval.terms import phrases, query_terms
-from memfuse_server.storage.base import MessageQuery, PoolStats, PreparedMessage, WriteContext
+from memfuse_server.storage.base import (
+    MessageQuery,
+    PoolStats,
+    PreparedMessage,
+    Read,
+    WriteContext,
+)
 from memfuse_server.storage.ops import api_keys as keys
 from memfuse_server.storage.ops import entities as ent
 from memfuse_server.storage.ops import (
@@ -249,16 +255,20 @@ class SqlStore:
     async def episode_input(self, episode_id: str) -> EpisodeInput | None:
         return await self._read(episodes.episode_input, episode_id)
 
-    async def save_facts(self, user_id: str, items: Sequence[Fact], vectors: Vectors) -> int:
-        return await self._write(facts.save_facts, user_id, items, vectors, utcnow())
+    async def save_facts(
+        self, user_id: str, items: Sequence[Fact], vectors: Vectors, read: Read = None
+    ) -> int:
+        return await self._write(facts.save_facts, user_id, items, vectors, utcnow(), read)
 
-    async def save_entities(self, user_id: str, items: Sequence[Entity], vectors: Vectors) -> int:
-        return await self._write(graph.save_entities, user_id, items, vectors, utcnow())
+    async def save_entities(
+        self, user_id: str, items: Sequence[Entity], vectors: Vectors, read: Read = None
+    ) -> int:
+        return await self._write(graph.save_entities, user_id, items, vectors, utcnow(), read)
 
     async def save_relations(
-        self, user_id: str, items: Sequence[Relation], vectors: Vectors
+        self, user_id: str, items: Sequence[Relation], vectors: Vectors, read: Read = None
     ) -> int:
-        return await self._write(graph.save_relations, user_id, items, vectors, utcnow())
+        return await self._write(graph.save_relations, user_id, items, vectors, utcnow(), read)
 
     async def list_items(
         self, user_id: str, kind: ItemKind, limit: int, offset: int

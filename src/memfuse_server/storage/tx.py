@@ -67,6 +67,7 @@ class Dialect(Protocol):
 
     lock_rows: str  # after a SELECT whose rows the transaction must hold: " FOR UPDATE" or ""
     skip_locked: str  # after a SELECT of rows to claim: " FOR UPDATE SKIP LOCKED" or ""
+    share_rows: str  # after a SELECT of rows that must not change until the end: " FOR SHARE" or ""
     duplicate: tuple[type[BaseException], ...]  # what a unique-key violation raises
 
     async def lock_graph(self, tx: Tx, user_id: str) -> None:

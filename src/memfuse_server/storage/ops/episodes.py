@@ -18,9 +18,10 @@ import numpy as np
 
 from memfuse_server.buffer import WindowState
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.models import EpisodeInput, EpisodeMessage, ItemKind
+from memfuse_server.models import EpisodeInput, ItemKind
 from memfuse_server.storage.ops.jobs import PROCESS_EPISODE, enqueue
 from memfuse_server.storage.ops.rows import dt
+from memfuse_server.storage.ops.sources import as_read
 from memfuse_server.storage.tx import Row, Tx
 
 _MEMBERS = "SELECT id, role, name, content, created_at FROM messages WHERE {where} ORDER BY created_at, seq"
@@ -113,11 +114,7 @@ async def episode_input(tx: Tx, episode_id: str) -> EpisodeInput | None:
     if head is None:
         return None
     rows = await tx.fetch(_MEMBERS.format(where="episode_id = $1"), episode_id)
-    messages = tuple(
-        EpisodeMessage(r["id"], r["role"], r["name"], r["content"], dt(r["created_at"]))
-        for r in rows
-        if r["content"]
-    )
+    messages = tuple(as_read(r) for r in rows if r["content"])
     return EpisodeInput(episode_id, head[0], head[2], head[1], messages)
 
 

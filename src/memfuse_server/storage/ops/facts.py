@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from memfuse_server.embeddings.base import Vectors
-from memfuse_server.models import Fact, ItemKind
+from memfuse_server.models import EpisodeMessage, Fact, ItemKind
 from memfuse_server.storage.ops.rows import utc
+from memfuse_server.storage.ops.sources import current_sources
 from memfuse_server.storage.ops.version import bump_memory_version
 from memfuse_server.storage.tx import Tx
 
@@ -33,15 +34,6 @@ def content_hash(*parts: object) -> str:
     """A stable key for "the same" item: parts joined, case and spacing folded."""
     text = "\x1f".join("" if p is None else _SPACE.sub(" ", str(p)).strip().lower() for p in parts)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-async def existing_messages(tx: Tx, ids: Iterable[str]) -> list[str]:
-    """Those of ``ids`` that are still stored (a source may be deleted meanwhile)."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return []
-    rows = await tx.fetch("SELECT id FROM messages WHERE id = ANY($1::text[])", wanted)
-    return sorted(r[0] for r in rows)
 
 
 async def link_sources(
@@ -103,12 +95,18 @@ def _first_of_each(
 
 
 async def save_facts(
-    tx: Tx, user_id: str, facts: Sequence[Fact], vectors: Vectors, now: datetime
+    tx: Tx,
+    user_id: str,
+    facts: Sequence[Fact],
+    vectors: Vectors,
+    now: datetime,
+    read: Sequence[EpisodeMessage] | None = None,
 ) -> int:
-    """Store facts not seen before, add provenance to all; returns how many were new."""
+    """Store facts not seen before, add provenance to all; returns how many were new. Only
+    sources still stored (and as ``read``, when given) count: ``sources.current_sources``."""
     if len(facts) != len(vectors):
         raise ValueError(f"{len(facts)} facts but {len(vectors)} vectors")
-    stored = set(await existing_messages(tx, (m for f in facts for m in f.source_message_ids)))
+    stored = await current_sources(tx, (m for f in facts for m in f.source_message_ids), read)
     keep = [i for i, f in enumerate(facts) if stored.intersection(f.source_message_ids)]
     if not keep:
         return 0
@@ -134,4 +132,4 @@ async def save_facts(
     return len(new)
 
 
-__all__ = ["content_hash", "existing_messages", "link_sources", "save_facts"]
+__all__ = ["content_hash", "link_sources", "save_facts"]

@@ -21,9 +21,10 @@ from typing import Protocol, TypeVar
 
 from memfuse_server.embeddings.base import Vectors
 from memfuse_server.layers.texts import alias_key, entity_text, relation_text
-from memfuse_server.models import Entity, EntityType, ItemKind, Relation
-from memfuse_server.storage.ops.facts import content_hash, existing_messages, link_sources
+from memfuse_server.models import Entity, EntityType, EpisodeMessage, ItemKind, Relation
+from memfuse_server.storage.ops.facts import content_hash, link_sources
 from memfuse_server.storage.ops.rows import iso, utc
+from memfuse_server.storage.ops.sources import current_sources
 from memfuse_server.storage.ops.version import bump_memory_version
 from memfuse_server.storage.tx import Tx
 
@@ -122,10 +123,11 @@ async def _save(
     now: datetime,
     upsert: Upsert[S],
     sources: tuple[str, str],
+    read: Sequence[EpisodeMessage] | None,
 ) -> int:
-    """Upsert each item whose source messages are still stored, link it to them; how many
-    were new (those bump the user's memory version)."""
-    stored = set(await existing_messages(tx, (m for i in items for m in i.source_message_ids)))
+    """Upsert each item whose source messages are still stored (and as ``read``, when
+    given), link it to them; how many were new (those bump the user's memory version)."""
+    stored = await current_sources(tx, (m for i in items for m in i.source_message_ids), read)
     new = 0
     for item, vector in zip(items, vectors, strict=True):
         found = sorted(stored.intersection(item.source_message_ids))
@@ -139,11 +141,15 @@ async def _save(
 
 
 async def save_entities(
-    tx: Tx, user_id: str, entities: Sequence[Entity], vectors: Vectors, now: datetime
+    tx: Tx,
+    user_id: str,
+    entities: Sequence[Entity],
+    vectors: Vectors,
+    now: datetime,
+    read: Sequence[EpisodeMessage] | None = None,
 ) -> int:
-    return await _save(
-        tx, user_id, entities, vectors, now, upsert_entity, ("entity_sources", "entity_id")
-    )
+    sources = ("entity_sources", "entity_id")
+    return await _save(tx, user_id, entities, vectors, now, upsert_entity, sources, read)
 
 
 async def _endpoint(tx: Tx, user_id: str, name: str, now: datetime) -> str:
@@ -185,11 +191,15 @@ async def _upsert_relation(
 
 
 async def save_relations(
-    tx: Tx, user_id: str, relations: Sequence[Relation], vectors: Vectors, now: datetime
+    tx: Tx,
+    user_id: str,
+    relations: Sequence[Relation],
+    vectors: Vectors,
+    now: datetime,
+    read: Sequence[EpisodeMessage] | None = None,
 ) -> int:
-    return await _save(
-        tx, user_id, relations, vectors, now, _upsert_relation, ("relation_sources", "relation_id")
-    )
+    sources = ("relation_sources", "relation_id")
+    return await _save(tx, user_id, relations, vectors, now, _upsert_relation, sources, read)
 
 
 __all__ = ["find_entity", "save_entities", "save_relations", "upsert_entity"]

@@ -162,11 +162,15 @@ def _message_values(
     )
 
 
-async def _owned(tx: Tx, session_id: str, ids: Sequence[str], owner: str | None) -> list[Row]:
-    """The rows of these messages, in the order asked; NotFound if any is not in the session."""
+async def _owned(
+    tx: Tx, session_id: str, ids: Sequence[str], owner: str | None, lock: str = ""
+) -> list[Row]:
+    """The rows of these messages, in the order asked; NotFound if any is not in the session.
+    ``lock``: ``tx.dialect.lock_rows`` to hold them until the transaction ends."""
     scope, args = scoped(owner, 3)
     rows = await tx.fetch(
-        f"SELECT * FROM messages WHERE session_id = $1 AND id = ANY($2::text[]){scope}",
+        f"SELECT * FROM messages WHERE session_id = $1 AND id = ANY($2::text[]){scope}"
+        f" ORDER BY id{lock}",
         session_id,
         list(ids),
         *args,
@@ -179,10 +183,12 @@ async def _owned(tx: Tx, session_id: str, ids: Sequence[str], owner: str | None)
 async def _unindex(
     tx: Tx, session_id: str, ids: Sequence[str], owner: str | None
 ) -> tuple[list[Row], str]:
-    """Hold the session, check the messages are in it, and drop their search rows and what was
-    derived from them; their rows (in the order asked) and their user."""
+    """Hold the session and the messages, check they are in it, and drop their search rows and
+    what was derived from them; their rows (in the order asked) and their user. A job saving
+    what it extracted from these messages holds them too (``ops/sources.py``): it waits for
+    this change, or this change waits for it and forgets what it saved."""
     await lock_window(tx, session_id)
-    rows = await _owned(tx, session_id, ids, owner)
+    rows = await _owned(tx, session_id, ids, owner, tx.dialect.lock_rows)
     user_id: str = rows[0]["user_id"]
     await tx.dialect.remove_documents(tx, user_id, ItemKind.MESSAGE, ids)
     await forget_messages(tx, user_id, ids)

@@ -79,9 +79,12 @@ def _by_user(rows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     return out
 
 
-async def _owned(tx: Tx, table: str, session_ids: Sequence[str]) -> dict[str, list[str]]:
+async def _owned(
+    tx: Tx, table: str, session_ids: Sequence[str], lock: str = ""
+) -> dict[str, list[str]]:
     rows = await tx.fetch(
-        f"SELECT user_id, id FROM {table} WHERE session_id = ANY($1::text[])", list(session_ids)
+        f"SELECT user_id, id FROM {table} WHERE session_id = ANY($1::text[]) ORDER BY id{lock}",
+        list(session_ids),
     )
     return _by_user([(r[0], r[1]) for r in rows])
 
@@ -90,7 +93,7 @@ async def _drop_sessions(tx: Tx, session_ids: Sequence[str]) -> None:
     """Before whole sessions cascade away: remove their search rows and what was derived."""
     if not session_ids:
         return
-    messages = await _owned(tx, "messages", session_ids)
+    messages = await _owned(tx, "messages", session_ids, tx.dialect.lock_rows)  # as edits do
     for user_id, ids in messages.items():
         await tx.dialect.remove_documents(tx, user_id, ItemKind.MESSAGE, ids)
     for user_id, ids in (await _owned(tx, "episodes", session_ids)).items():

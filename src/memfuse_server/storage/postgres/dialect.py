@@ -106,6 +106,7 @@ class PostgresDialect:
 
     lock_rows = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    share_rows = " FOR SHARE"
     duplicate: tuple[type[BaseException], ...] = (asyncpg.UniqueViolationError,)
 
     def __init__(self) -> None:

@@ -86,6 +86,7 @@ class SqliteDialect:
 
     lock_rows = ""
     skip_locked = ""
+    share_rows = ""
     duplicate: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
 
     def __init__(self, index: VectorIndex) -> None:
