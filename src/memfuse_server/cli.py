@@ -98,11 +98,13 @@ def mcp_stdio(
     It opens the configured store itself (the same data as a running server with the same
     settings); logs go to stderr, stdout carries only the protocol.
     """
+    stop_quietly()  # until there is something to close
     settings = _settings(config)
     configure_logging(settings.server.log_format, settings.server.log_level)
     from memfuse_server.mcp_server.server import run_stdio
+    from memfuse_server.startup import run_until_stopped
 
-    asyncio.run(run_stdio(settings, user))
+    run_until_stopped(run_stdio(settings, user))
 
 
 @app.command("config")

@@ -26,9 +26,10 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -261,14 +262,29 @@ def serve(settings: Settings) -> None:
     try:
         check_data_folder(settings.database.url)
         check_model(settings)
-        for sig in _STOP_SIGNALS:  # until uvicorn takes over: stop where it is, closing what opened
-            signal.signal(sig, _interrupt)
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(settings, sock))
-    except KeyboardInterrupt:
-        pass  # Ctrl-C or SIGTERM while starting: what opened has been closed
+        run_until_stopped(_serve(settings, sock))  # uvicorn takes the signals while it serves
     finally:
         sock.close()
 
 
-__all__ = ["Exit", "banner", "check_data_folder", "check_database_url", "listen", "serve"]
+def run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` to its end, or until Ctrl-C or SIGTERM stops it: quietly, closing what it
+    opened (its ``async with`` blocks run as it is cancelled), with exit status 0."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, _interrupt)
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(main)
+    except KeyboardInterrupt:
+        pass
+
+
+__all__ = [
+    "Exit",
+    "banner",
+    "check_data_folder",
+    "check_database_url",
+    "listen",
+    "run_until_stopped",
+    "serve",
+]

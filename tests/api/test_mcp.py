@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -222,3 +224,27 @@ async def test_stdio_server_adds_and_finds(tmp_path: Path) -> None:
             found = await call(session, "search_memory", query="Where is the spare key?")
             assert found["results"][0]["id"] == added["ids"][0]
             assert "another user" in await refused(session, "list_memories", user="someone-else")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_stdio_server_stops_quietly(tmp_path: Path, stop: signal.Signals) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUSE_")}
+    env["MEMFUSE_DATABASE__URL"] = f"sqlite:///{tmp_path / 'memfuse.db'}"
+    env["MEMFUSE_SERVER__LOG_FORMAT"] = "json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memfuse_server", "mcp"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the worker starts once the store and the model are open
+        if "worker started" in line:
+            break
+    os.killpg(proc.pid, stop)  # a terminal's Ctrl-C reaches the embedder process too
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert out == "" and "Traceback" not in err
