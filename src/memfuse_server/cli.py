@@ -174,19 +174,34 @@ def jobs_retry(
 @app.command("stats")
 def stats(
     config: ConfigOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Server base URL (client.base_url; default http://127.0.0.1:8765)."),
+    ] = None,
+    api_key: Annotated[str | None, typer.Option(help="Admin API key (client.api_key).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
-    """Print the background queue's statistics (depth, running, retries, dead letters, lag).
+    """Print the running server's statistics (queue, layers, worker and its throttle, embedder);
+    with no server answering, the background queue's figures from the database.
 
-    The names are those of ``GET /api/v1/stats`` (its ``queue`` and ``layers`` parts).
+    The names are those of ``GET /api/v1/stats``.
     """
-    from memfuse_server.commands import print_stats, with_store
+    from memfuse_server.commands import print_stats, server_stats, with_store
 
-    queue = asyncio.run(with_store(_settings(config), lambda s: s.queue_stats()))
+    settings = _settings(config)
+    view = server_stats(settings.client, url, api_key)
+    if view is None:
+        typer.echo(
+            "No server answered: the queue from the database (a running server also shows its "
+            "worker, throttle and embedder).",
+            err=True,
+        )
+        queue = asyncio.run(with_store(settings, lambda s: s.queue_stats()))
+        view = queue.named()
     if as_json:
-        typer.echo(json.dumps(queue.named(), indent=2))
+        typer.echo(json.dumps(view, indent=2))
     else:
-        print_stats(queue.named())
+        print_stats(view)
 
 
 @app.command("import")

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from memfuse_server.background import build_background
-from memfuse_server.config import Settings
+from memfuse_server.config import ClientSettings, Settings
 from memfuse_server.embeddings import build_embedder
 from memfuse_server.storage import Store, open_store
 
@@ -28,6 +28,22 @@ async def with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]
         return await action(store)
     finally:
         await store.close()
+
+
+def server_stats(
+    client: ClientSettings, url: str | None, api_key: str | None
+) -> dict[str, Any] | None:
+    """``GET /stats`` of the server at ``url`` (or ``client.base_url``); None if none answers."""
+    from memfuse_server.client import Client
+    from memfuse_server.client.async_client import client_settings
+    from memfuse_server.client.errors import ConnectionFailed, RequestTimeout
+
+    settings = client_settings(client, base_url=url, api_key=api_key, timeout=5.0, max_retries=0)
+    try:
+        with Client(settings=settings) as http:
+            return http.stats().model_dump()
+    except (ConnectionFailed, RequestTimeout):
+        return None
 
 
 async def run_worker_until_signal(settings: Settings) -> None:
@@ -49,16 +65,26 @@ async def run_worker_until_signal(settings: Settings) -> None:
 
 
 def print_stats(view: dict[str, dict[str, Any]]) -> None:
-    """One table: section, name, value (``-`` where there is none yet)."""
-    table = Table(title="memfuse-server stats (background queue)")
+    """One table: section, name, value (``-`` where there is none yet; nested names dotted)."""
+    table = Table(title="memfuse-server stats")
     table.add_column("section")
     table.add_column("name")
     table.add_column("value", justify="right")
     for section, values in view.items():
-        for name, value in values.items():
+        for name, value in _flat(values or {}):
             shown = "-" if value is None else f"{value:.1f}" if isinstance(value, float) else value
             table.add_row(section, name, str(shown))
     Console().print(table)
 
 
-__all__ = ["print_stats", "run_worker_until_signal", "with_store"]
+def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for name, value in values.items():
+        if isinstance(value, dict):
+            rows += _flat(value, f"{prefix}{name}.")
+        else:
+            rows.append((f"{prefix}{name}", value))
+    return rows
+
+
+__all__ = ["print_stats", "run_worker_until_signal", "server_stats", "with_store"]

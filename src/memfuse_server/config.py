@@ -191,6 +191,22 @@ class MemorySettings(_Section):
 class WorkerSettings(_Section):
     enabled: bool = Field(default=True, description="run the worker inside `serve`")
     concurrency: int = Field(default=4, ge=1, le=256, description="episodes in flight per worker")
+    throttle: bool = Field(
+        default=True,
+        description="the background gives way to requests: fewer jobs at once while their "
+        "latency is above throttle_target_ms, back to `concurrency` when it falls",
+    )
+    throttle_target_ms: float = Field(
+        default=50.0, gt=0, description="p95 of request latency above which the worker slows"
+    )
+    throttle_interval_seconds: float = Field(
+        default=1.0, gt=0, description="how often the worker's concurrency is adjusted"
+    )
+    throttle_max_pause_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="at one job at a time, the longest pause between jobs (the queue still drains)",
+    )
     max_attempts: int = Field(default=5, ge=1, description="then the job goes to the dead letters")
     backoff_base_seconds: float = Field(default=1.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from memfuse_server.embeddings.batcher import Priority
+from memfuse_server.jobs.throttle import ThrottleState
 from memfuse_server.models import LayerTimings, QueueStats
 from memfuse_server.storage.base import PoolStats
 
@@ -34,6 +35,7 @@ class Snapshot:
     cache_hits: int = 0
     cache_misses: int = 0
     parallel: bool = True
+    throttle: ThrottleState | None = None
 
 
 @dataclass(eq=False)  # registries keep collectors in dicts: identity hash
@@ -52,6 +54,7 @@ class _ScrapeCollector(Collector):
         yield mode
         yield from _queue_metrics(s.queue)
         yield from _pool_metrics(s.pool)
+        yield from _throttle_metrics(s.throttle)
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
@@ -81,6 +84,20 @@ def _pool_metrics(p: PoolStats | None) -> Iterator[Metric]:
     yield _gauge("memfuse_db_connections_in_use", "Database connections in use.", p.in_use)
     yield _gauge("memfuse_db_waiting", "Database calls waiting for a connection.", p.waiting)
     yield _counter("memfuse_db_waits", "Database calls that had to wait.", p.waits_total)
+
+
+def _throttle_metrics(t: ThrottleState | None) -> Iterator[Metric]:
+    if t is None:
+        return
+    yield _gauge(
+        "memfuse_worker_concurrency_limit", "Jobs this worker may run at once now.", t.limit
+    )
+    yield _gauge("memfuse_worker_concurrency_max", "worker.concurrency of this worker.", t.maximum)
+    yield _gauge(
+        "memfuse_worker_pause_seconds", "Pause between jobs while throttled.", t.pause_seconds
+    )
+    p95 = (t.request_p95_ms or 0.0) / 1000
+    yield _gauge("memfuse_worker_request_p95_seconds", "Request p95 the throttle last saw.", p95)
 
 
 class Metrics:

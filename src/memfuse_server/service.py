@@ -8,6 +8,7 @@ embeddings), and hands one transaction to the store.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -52,6 +53,8 @@ class MemoryService:
         self.queries = QueryEngine(store, embedder, settings.query)
         self.on_write: Callable[[], None] = lambda: None  # the worker's wake-up, when it runs here
         self.on_ingest: Callable[[int], None] = lambda n: None  # counts stored messages (metrics)
+        # seconds an add or a query took: what the worker's throttle gives way to, when it runs here
+        self.on_latency: Callable[[float], None] = lambda seconds: None
 
     # users, agents, sessions
     async def create_session(self, user_id: str, agent_id: str, name: str | None) -> Session:
@@ -87,6 +90,7 @@ class MemoryService:
         owner: str | None = None,
     ) -> list[str]:
         """Store messages durably; a repeated idempotency key returns the first answer."""
+        started = time.perf_counter()
         session = await self.store.get_session(session_id, owner)
         if idempotency_key:
             earlier = await self.store.idempotent_result(session_id, idempotency_key, body_hash)
@@ -98,6 +102,7 @@ class MemoryService:
         ids = await self.store.add_messages(session, prepared, vectors, self.buffer, context)
         self.on_ingest(len(ids))
         self.on_write()
+        self.on_latency(time.perf_counter() - started)
         return ids
 
     async def update_messages(
@@ -163,7 +168,10 @@ class MemoryService:
 
     # query
     async def query(self, q: MemoryQuery) -> list[QueryResult]:
-        return await self.queries.query(q)
+        started = time.perf_counter()
+        results = await self.queries.query(q)
+        self.on_latency(time.perf_counter() - started)
+        return results
 
     # by name, for agents' tools (MCP): users and sessions named, items by id alone
     async def user_named(self, name_or_id: str, *, create: bool) -> User:

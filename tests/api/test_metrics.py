@@ -3,7 +3,10 @@ pool and cache series that docs/operations.md describes."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,6 +19,11 @@ FAST = {
     "buffer": {"max_rounds": 2, "idle_seconds": 0.5, "sweep_interval_seconds": 0.2},
     "worker": {"poll_interval_seconds": 0.1},
 }
+
+
+class Clients(NamedTuple):
+    root: httpx.Client
+    api: httpx.Client
 
 
 def scrape(api: httpx.Client) -> dict[str, float]:
@@ -34,13 +42,20 @@ def total(values: dict[str, float], prefix: str) -> float:
     return sum(v for k, v in values.items() if k.startswith(prefix))
 
 
-def test_metrics_follow_what_the_server_does(fresh_server: ServerProcess) -> None:
-    fresh_server.settings = FAST
-    fresh_server.start()
+@contextlib.contextmanager
+def started(server: ServerProcess, settings: dict[str, Any]) -> Iterator[Clients]:
+    """Start ``server`` with ``settings``; clients of its root (``/metrics``) and its API."""
+    server.settings = settings
+    server.start()
     with (
-        httpx.Client(base_url=fresh_server.base_url, timeout=60) as root,
-        httpx.Client(base_url=fresh_server.api, timeout=60) as api,
+        httpx.Client(base_url=server.base_url, timeout=60) as root,
+        httpx.Client(base_url=server.api, timeout=60) as api,
     ):
+        yield Clients(root, api)
+
+
+def test_metrics_follow_what_the_server_does(fresh_server: ServerProcess) -> None:
+    with started(fresh_server, FAST) as (root, api):
         posted = post_conversation(api)
         time.sleep(1.0)
         wait_drained(api)

@@ -11,14 +11,18 @@ from tests.serverproc import ServerProcess
 
 def test_stats_use_the_names_of_the_api(server: ServerProcess, api: httpx.Client) -> None:
     served = api.get("/stats").json()["data"]
-    result = server.cli("stats", "--json")
+    result = server.cli("stats", "--json", "--url", server.base_url)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
-    assert set(printed) == {"queue", "layers"}
-    assert set(printed["queue"]) == set(served["queue"])
-    assert set(printed["layers"]) <= set(served["layers"])
+    assert set(printed) == set(served)
+    for section in ("queue", "layers", "worker"):
+        assert set(printed[section]) == set(served[section])
+    offline = json.loads(server.cli("stats", "--json", "--url", "http://127.0.0.1:9").stdout)
+    assert set(offline) == {"queue", "layers"}  # no server: what the database holds
+    assert set(offline["queue"]) == set(served["queue"])
+    assert set(offline["layers"]) <= set(served["layers"])
 
-    table = server.cli("stats")
+    table = server.cli("stats", "--url", server.base_url)
     assert table.returncode == 0, table.stderr
     for section, names in printed.items():
         for name in names:

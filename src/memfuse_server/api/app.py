@@ -102,6 +102,7 @@ def create_app(settings: Settings, opened: MemoryService | None = None) -> FastA
                 _instrument_background(background, metrics)
                 await stack.enter_async_context(background.running())
                 service.on_write = background.worker.wake
+                service.on_latency = background.worker.throttle.observe
                 app.state.background = background
             yield
 

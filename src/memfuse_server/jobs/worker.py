@@ -1,6 +1,7 @@
 """The worker: claims jobs from the durable queue and runs them with bounded concurrency.
 
-Up to ``worker.concurrency`` jobs run at once. A claimed job holds a lease the
+Up to ``worker.concurrency`` jobs run at once, fewer while the requests beside it slow down
+(``throttle.py``: the background gives way to the foreground). A claimed job holds a lease the
 worker renews while the job runs; if the worker dies, the lease lapses and
 another worker (or this one after a restart) claims the job again. A failure
 is retried after ``backoff_base * 2**(attempt-1)`` seconds (capped), and after
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from memfuse_server.config import WorkerSettings
+from memfuse_server.jobs.throttle import Throttle
 from memfuse_server.models import Job, LayerTimings
 from memfuse_server.storage.base import JobQueue
 
@@ -45,6 +47,7 @@ class Worker:
         settings: WorkerSettings,
         housekeeping: Housekeeping | None = None,
         housekeeping_interval: float = 1.0,
+        throttle: Throttle | None = None,
     ) -> None:
         self._queue = queue
         self._handler = handler
@@ -56,6 +59,9 @@ class Worker:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._renewed = self._swept = 0.0  # monotonic times of the last renewal and sweep
         self._wake = asyncio.Event()
+        self.throttle = throttle or Throttle(settings)
+        """How many jobs may run now (``observe`` it with the requests' latency)."""
+        self._resume_at = 0.0  # monotonic time before which no job starts (a throttle pause)
 
     def wake(self) -> None:
         """Look for work now (called after a write that may have enqueued a job)."""
@@ -78,8 +84,8 @@ class Worker:
         log.info("worker stopped", worker_id=self.worker_id)
 
     async def _fill(self) -> None:
-        free = self._settings.concurrency - len(self._running)
-        if free <= 0:
+        free = self.throttle.limit - len(self._running)
+        if free <= 0 or time.monotonic() < self._resume_at:
             return
         try:
             jobs = await self._queue.claim_jobs(self.worker_id, free, self._settings.lease_seconds)
@@ -93,15 +99,18 @@ class Worker:
 
     def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
+        self._resume_at = time.monotonic() + self.throttle.pause_seconds
         self._wake.set()
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        """Sleep until woken, stopped, or the poll interval passes."""
+        """Sleep until woken, stopped, the poll interval passes or a throttle pause ends."""
         stopper = asyncio.ensure_future(stop.wait())
         waker = asyncio.ensure_future(self._wake.wait())
+        timeout = self._settings.poll_interval_seconds
+        pause_left = self._resume_at - time.monotonic()
         await asyncio.wait(
             {stopper, waker},
-            timeout=self._settings.poll_interval_seconds,
+            timeout=min(timeout, pause_left) if pause_left > 0 else timeout,
             return_when=asyncio.FIRST_COMPLETED,
         )
         for fut in (stopper, waker):

@@ -18,12 +18,14 @@ router = APIRouter(tags=["metrics"])
 async def metrics(request: Request, service: Service, caller: Caller) -> Response:
     caller.require_admin("read the metrics")
     store = service.store
+    background = request.app.state.background
     snapshot = Snapshot(
         queue=await store.queue_stats(),
         pool=store.pool_stats() if isinstance(store, PoolStatsSource) else None,
         cache_hits=service.queries.cache.hits,
         cache_misses=service.queries.cache.misses,
         parallel=service.settings.memory.parallel_enabled,
+        throttle=background.worker.throttle.state if background else None,
     )
     registry: Metrics = request.app.state.metrics
     return Response(registry.render(snapshot), media_type=CONTENT_TYPE_LATEST)

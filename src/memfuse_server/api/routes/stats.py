@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from memfuse_server.api.deps import Service
 from memfuse_server.api.envelope import ok
+from memfuse_server.jobs.throttle import ThrottleState
 
 router = APIRouter(tags=["stats"])
 
@@ -30,8 +31,13 @@ async def stats(request: Request, service: Service) -> Response:
                 "in_process": background is not None,
                 "in_flight": background.worker.in_flight if background else 0,
                 "concurrency": service.settings.worker.concurrency,
+                "throttle": _throttle(background.worker.throttle.state) if background else None,
             },
             "query_cache": {"hits": cache.hits, "misses": cache.misses},
             "embedder": asdict(embedder) if embedder is not None else None,
         }
     )
+
+
+def _throttle(state: ThrottleState) -> dict[str, object]:
+    return {**asdict(state), "throttled": state.throttled}
