@@ -70,8 +70,9 @@ class Dialect(Protocol):
     share_rows: str  # after a SELECT of rows that must not change until the end: " FOR SHARE" or ""
     duplicate: tuple[type[BaseException], ...]  # what a unique-key violation raises
 
-    async def lock_graph(self, tx: Tx, user_id: str) -> None:
-        """Serialise this user's entity creation until the transaction ends."""
+    async def lock_memory(self, tx: Tx, user_id: str) -> None:
+        """Serialise writes and removals of this user's derived memory (facts, entities,
+        aliases, relations, their provenance) until the transaction ends."""
         ...
 
     async def add_documents(

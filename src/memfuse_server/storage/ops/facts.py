@@ -15,6 +15,7 @@ from datetime import datetime
 
 from memfuse_server.embeddings.base import Vectors
 from memfuse_server.models import EpisodeMessage, Fact, ItemKind
+from memfuse_server.storage.ops.locks import lock_memory
 from memfuse_server.storage.ops.rows import utc
 from memfuse_server.storage.ops.sources import current_sources
 from memfuse_server.storage.ops.version import bump_memory_version
@@ -110,6 +111,7 @@ async def save_facts(
     keep = [i for i, f in enumerate(facts) if stored.intersection(f.source_message_ids)]
     if not keep:
         return 0
+    await lock_memory(tx, [user_id])
     kept = [facts[i] for i in keep]
     ids, created = await _upsert_facts(tx, user_id, kept, now)
     new = _first_of_each(keep, ids, created)

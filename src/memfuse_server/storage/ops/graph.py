@@ -6,10 +6,10 @@ the other. Relations name their endpoints; an endpoint not yet known is created
 as an entity of type ``thing``. Both writes are idempotent.
 
 Entities and relations of one episode may be written concurrently (on PostgreSQL,
-on separate pooled connections), and both may create the same entity. A
-transaction that has to create an entity first takes the user's graph lock
-(``dialect.lock_graph``) and looks again, so two writers never make two entities
-of one name and never deadlock on alias rows.
+on separate pooled connections), and both may create the same entity. Every graph
+write holds the user's memory lock before it reads or writes an entity or an alias
+(``ops/locks.py``), so two writers never make two entities of one name and never
+wait for each other's alias rows in a circle.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from memfuse_server.embeddings.base import Vectors
 from memfuse_server.layers.texts import alias_key, entity_text, relation_text
 from memfuse_server.models import Entity, EntityType, EpisodeMessage, ItemKind, Relation
 from memfuse_server.storage.ops.facts import content_hash, link_sources
+from memfuse_server.storage.ops.locks import lock_memory
 from memfuse_server.storage.ops.rows import iso, utc
 from memfuse_server.storage.ops.sources import current_sources
 from memfuse_server.storage.ops.version import bump_memory_version
@@ -60,11 +61,7 @@ async def _indexed(tx: Tx, user_id: str, entity_id: str) -> bool:
 
 
 async def _create_or_type(tx: Tx, user_id: str, entity: Entity, now: datetime) -> tuple[str, bool]:
-    names = [entity.name, *entity.aliases]
-    entity_id = await find_entity(tx, user_id, names)
-    if entity_id is None:  # creating: take the user's graph lock, then look again
-        await tx.dialect.lock_graph(tx, user_id)
-        entity_id = await find_entity(tx, user_id, names)
+    entity_id = await find_entity(tx, user_id, [entity.name, *entity.aliases])
     if entity_id is None:
         entity_id = str(uuid.uuid4())
         await tx.execute(
@@ -91,7 +88,8 @@ async def _create_or_type(tx: Tx, user_id: str, entity: Entity, now: datetime) -
 async def upsert_entity(
     tx: Tx, user_id: str, entity: Entity, vector: Vectors | None, now: datetime
 ) -> tuple[str, bool]:
-    """The id of the entity these names denote, created when none does."""
+    """The id of the entity these names denote, created when none does (the caller holds
+    the user's memory lock)."""
     entity_id, created = await _create_or_type(tx, user_id, entity, now)
     if vector is not None and (created or not await _indexed(tx, user_id, entity_id)):
         await tx.dialect.add_documents(
@@ -128,6 +126,9 @@ async def _save(
     """Upsert each item whose source messages are still stored (and as ``read``, when
     given), link it to them; how many were new (those bump the user's memory version)."""
     stored = await current_sources(tx, (m for i in items for m in i.source_message_ids), read)
+    if not stored:
+        return 0
+    await lock_memory(tx, [user_id])
     new = 0
     for item, vector in zip(items, vectors, strict=True):
         found = sorted(stored.intersection(item.source_message_ids))

@@ -27,7 +27,7 @@ from memfuse_server.storage.ops.episodes import (
 from memfuse_server.storage.ops.jobs import PROCESS_EPISODE, enqueue
 from memfuse_server.storage.ops.removal import forget_messages
 from memfuse_server.storage.ops.rows import in_order, js, scoped, to_message, utc
-from memfuse_server.storage.ops.version import bump_memory_version
+from memfuse_server.storage.ops.version import bump_memory_version, bump_memory_versions
 from memfuse_server.storage.tx import Row, Tx
 
 _INSERT = (
@@ -273,12 +273,9 @@ async def close_idle(tx: Tx, idle_since: datetime, now: datetime) -> int:
         " ORDER BY id" + tx.dialect.skip_locked,
         idle_since,
     )
-    closed = 0
-    for row in sessions:
-        if await close_window(tx, row[0], row[1], now):
-            await bump_memory_version(tx, row[1])
-            closed += 1
-    return closed
+    closed = [row[1] for row in sessions if await close_window(tx, row[0], row[1], now)]
+    await bump_memory_versions(tx, closed)  # last, in user order: ops/locks.py
+    return len(closed)
 
 
 __all__ = [

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from memfuse_server.models import ItemKind
 from memfuse_server.storage.ops.entities import AGENTS, USERS, delete_named, get_named, get_session
-from memfuse_server.storage.ops.version import bump_memory_version
+from memfuse_server.storage.ops.locks import lock_memory, lock_sessions
+from memfuse_server.storage.ops.version import bump_memory_versions
 from memfuse_server.storage.tx import Tx
 
 # (kind, item table, provenance table, provenance column)
@@ -64,9 +65,11 @@ async def delete_items(
 
 
 async def forget_messages(tx: Tx, user_id: str, message_ids: Sequence[str]) -> None:
-    """Drop these messages' provenance and every derived item left without a source."""
+    """Drop these messages' provenance and every derived item left without a source (the
+    messages are held already; the user's memory lock is taken here: ``ops/locks.py``)."""
     if not message_ids:
         return
+    await lock_memory(tx, [user_id])
     for kind, table, sources, column in _DERIVED:
         orphans = await _orphans(tx, sources, column, message_ids)
         await delete_items(tx, user_id, kind, table, orphans)
@@ -98,32 +101,32 @@ async def _drop_sessions(tx: Tx, session_ids: Sequence[str]) -> None:
         await tx.dialect.remove_documents(tx, user_id, ItemKind.MESSAGE, ids)
     for user_id, ids in (await _owned(tx, "episodes", session_ids)).items():
         await tx.dialect.remove_documents(tx, user_id, ItemKind.CHUNK, ids)
-    for user_id, ids in messages.items():
-        await forget_messages(tx, user_id, ids)
+    for user_id in sorted(messages):  # memory locks in user order
+        await forget_messages(tx, user_id, messages[user_id])
     owners = await tx.fetch(
         "SELECT DISTINCT user_id FROM sessions WHERE id = ANY($1::text[])", list(session_ids)
     )
-    for user_id in sorted(str(r[0]) for r in owners):
-        await bump_memory_version(tx, user_id)
+    await bump_memory_versions(tx, (str(r[0]) for r in owners))
 
 
 async def delete_user(tx: Tx, user_id: str) -> None:
     # sessions, messages, documents, derived items and jobs all reference the user: they cascade
     await get_named(tx, USERS, user_id)
+    await lock_sessions(tx, "user_id = $1", user_id)  # the lock order: ops/locks.py
+    await lock_memory(tx, [user_id])
     await tx.dialect.forget_user(tx, user_id)
     await delete_named(tx, USERS, user_id)
 
 
 async def delete_agent(tx: Tx, agent_id: str) -> None:
     await get_named(tx, AGENTS, agent_id)
-    ids = [r[0] for r in await tx.fetch("SELECT id FROM sessions WHERE agent_id = $1", agent_id)]
-    await _drop_sessions(tx, ids)
+    await _drop_sessions(tx, await lock_sessions(tx, "agent_id = $1", agent_id))
     await delete_named(tx, AGENTS, agent_id)
 
 
 async def delete_session(tx: Tx, session_id: str, owner: str | None = None) -> None:
     await get_session(tx, session_id, owner)
-    await _drop_sessions(tx, [session_id])
+    await _drop_sessions(tx, await lock_sessions(tx, "id = $1", session_id))
     await tx.execute("DELETE FROM sessions WHERE id = $1", session_id)
 
 

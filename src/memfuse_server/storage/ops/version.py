@@ -4,6 +4,8 @@ every process sharing the database."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from memfuse_server.storage.tx import Tx
 
 
@@ -13,10 +15,16 @@ async def bump_memory_version(tx: Tx, user_id: str) -> None:
     await tx.execute("UPDATE users SET memory_version = memory_version + 1 WHERE id = $1", user_id)
 
 
+async def bump_memory_versions(tx: Tx, user_ids: Iterable[str]) -> None:
+    """Bump several users' versions, in id order (the lock order: ``ops/locks.py``)."""
+    for user_id in sorted(set(user_ids)):
+        await bump_memory_version(tx, user_id)
+
+
 async def memory_version(tx: Tx, user_id: str) -> int:
     """The user's memory version; -1 when there is no such user."""
     found = await tx.fetchval("SELECT memory_version FROM users WHERE id = $1", user_id)
     return -1 if found is None else int(found)
 
 
-__all__ = ["bump_memory_version", "memory_version"]
+__all__ = ["bump_memory_version", "bump_memory_versions", "memory_version"]

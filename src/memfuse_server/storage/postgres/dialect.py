@@ -1,6 +1,6 @@
 """What PostgreSQL does its own way: search rows (a pgvector column and a tsvector row
 per item), vector candidates from one HNSW graph per kind, full-text candidates ranked
-by ``ts_rank``, row locks, and a per-user advisory lock for graph writes.
+by ``ts_rank``, row locks, and a per-user advisory lock for writes of derived memory.
 
 Every query here names the user: ``user_id = $1`` is a mandatory predicate. pgvector's
 HNSW indexes and the GIN index follow the tables transactionally, so nothing in the
@@ -112,7 +112,8 @@ class PostgresDialect:
     def __init__(self) -> None:
         self._stats = _TermStats()
 
-    async def lock_graph(self, tx: Tx, user_id: str) -> None:
+    async def lock_memory(self, tx: Tx, user_id: str) -> None:
+        """A transaction-scoped advisory lock per user (see "Locks" in docs/deploy.md)."""
         await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 77))", user_id)
 
     async def add_documents(

@@ -93,8 +93,8 @@ class SqliteDialect:
         self.index = index
         self._counts = _Counts()
 
-    async def lock_graph(self, tx: Tx, user_id: str) -> None:
-        """Nothing to do: the single writer already serialises graph writes."""
+    async def lock_memory(self, tx: Tx, user_id: str) -> None:
+        """Nothing to do: the single writer already serialises every write."""
 
     async def add_documents(
         self, tx: Tx, user_id: str, kind: ItemKind, items: Sequence[Item], vectors: Vectors
