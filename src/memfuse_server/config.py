@@ -122,7 +122,7 @@ class EmbeddingSettings(_Section):
     dimension: int = Field(default=384, ge=1)
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     background_batch_size: int = Field(
-        default=4,
+        default=1,
         ge=1,
         le=1024,
         description="texts per model call for background work (facts, entities, relations); "

@@ -158,7 +158,7 @@ class MicroBatcher:
         backend: BatchEncoder,
         *,
         max_batch_size: int,
-        background_batch_size: int = 4,
+        background_batch_size: int = 1,
         background_every: int = 4,
     ) -> None:
         if min(max_batch_size, background_batch_size, background_every) < 1:
@@ -182,7 +182,7 @@ class MicroBatcher:
 
     @classmethod
     def for_encoder(
-        cls, encoder: Encoder, *, max_batch_size: int, background_batch_size: int = 4
+        cls, encoder: Encoder, *, max_batch_size: int, background_batch_size: int = 1
     ) -> MicroBatcher:
         """Batch a blocking local encoder, run in its own worker thread."""
         return cls(
