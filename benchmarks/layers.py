@@ -30,8 +30,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.serverproc import ServerProcess
 
-from benchmarks.m0 import TextGen
 from benchmarks.report import write_section
+from benchmarks.texts import TextGen
 from memfuse_server.background import build_background
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.config import Settings, load_settings

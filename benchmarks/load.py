@@ -27,8 +27,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.serverproc import ServerProcess
 
-from benchmarks.m0 import TextGen
 from benchmarks.report import write_section
+from benchmarks.texts import TextGen
 
 USERS = 10
 

@@ -47,9 +47,8 @@ sys.path.insert(0, str(ROOT))
 from tests.pg import PostgresForTests, run_sync  # noqa: E402
 from tests.serverproc import ServerProcess, WorkerProcess  # noqa: E402
 
-from benchmarks.m0 import (  # noqa: E402
+from benchmarks.m0_measure import (  # noqa: E402
     Seeder,
-    TextGen,
     _client,
     _make_owner,
     _new_session,
@@ -57,6 +56,7 @@ from benchmarks.m0 import (  # noqa: E402
     ms,
 )
 from benchmarks.report import write_section  # noqa: E402
+from benchmarks.texts import TextGen  # noqa: E402
 from memfuse_server.buffer import RoundBuffer  # noqa: E402
 from memfuse_server.config import Settings, load_settings  # noqa: E402
 from memfuse_server.embeddings import build_embedder  # noqa: E402
