@@ -7,6 +7,7 @@ the other: the query cache is keyed by the user's memory version, read from the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -122,20 +123,29 @@ def test_two_apis_two_workers_share_one_database(cluster: list[ServerProcess]) -
                 assert view["facts"] and view["entities"] and view["relations"]
 
 
-def _found(api: httpx.Client, user_id: str, text: str) -> list[str]:
+def _results(api: httpx.Client, user_id: str, text: str) -> list[dict[str, Any]]:
     body = {"query": text, "top_k": 5}
-    results = ok(api.post(f"/users/{user_id}/query", json=body))["results"]
-    return [r["content"] for r in results]
+    return list(ok(api.post(f"/users/{user_id}/query", json=body))["results"])
 
 
-def test_each_api_process_sees_writes_made_through_the_other(
-    cluster: list[ServerProcess],
-) -> None:
+def _found(api: httpx.Client, user_id: str, text: str) -> list[str]:
+    return [r["content"] for r in _results(api, user_id, text)]
+
+
+@contextlib.contextmanager
+def _clients(cluster: list[ServerProcess]) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     a, b = cluster
     with (
         httpx.Client(base_url=a.api, timeout=60) as api_a,
         httpx.Client(base_url=b.api, timeout=60) as api_b,
     ):
+        yield api_a, api_b
+
+
+def test_each_api_process_sees_writes_made_through_the_other(
+    cluster: list[ServerProcess],
+) -> None:
+    with _clients(cluster) as (api_a, api_b):
         user_id = ok(api_a.post("/users", json={"name": uniq("cache")}), 201)["user"]["id"]
         for reader, writer, word in ((api_a, api_b, "zeppelin"), (api_b, api_a, "quokka")):
             question = f"What do I know about the {word}?"
@@ -143,3 +153,27 @@ def test_each_api_process_sees_writes_made_through_the_other(
             fact = f"The user rode a {word} over the lake."
             ok(writer.post(f"/users/{user_id}/knowledge", json={"knowledge": [fact]}), 201)
             assert fact in _found(reader, user_id, question)
+
+
+def _session_names(api: httpx.Client, user_id: str, text: str) -> set[str]:
+    results = _results(api, user_id, text)
+    return {r["metadata"]["session_name"] for r in results if r["metadata"]["session_name"]}
+
+
+def test_a_rename_through_one_api_process_shows_in_the_others_cached_answer(
+    cluster: list[ServerProcess],
+) -> None:
+    """Every change a query answer shows bumps the memory version, not only new memories."""
+    with _clients(cluster) as (api_a, api_b):
+        user_id = ok(api_a.post("/users", json={"name": uniq("rename")}), 201)["user"]["id"]
+        agent_id = ok(api_a.post("/agents", json={"name": uniq("agent")}), 201)["agent"]["id"]
+        body = {"user_id": user_id, "agent_id": agent_id, "name": "before"}
+        sid = ok(api_a.post("/sessions", json=body), 201)["session"]["id"]
+        message = {"role": "user", "content": "I keep bees on the roof of the library."}
+        ok(api_a.post(f"/sessions/{sid}/messages", json={"messages": [message]}), 201)
+        question = "Where do I keep bees?"
+        assert _session_names(api_b, user_id, question) == {"before"}  # now cached on B
+        ok(api_a.put(f"/sessions/{sid}", json={"name": "after"}))
+        assert _session_names(api_b, user_id, question) == {"after"}
+        ok(api_a.request("DELETE", f"/sessions/{sid}"))
+        assert _session_names(api_b, user_id, question) == set()

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from memfuse_server.errors import Conflict, NotFound
 from memfuse_server.models import Agent, Session, User
 from memfuse_server.storage.ops.rows import scoped, to_agent, to_session, to_user
+from memfuse_server.storage.ops.version import bump_memory_version
 from memfuse_server.storage.tx import Row, Tx
 
 T = TypeVar("T")
@@ -176,6 +177,7 @@ async def update_session(
     except tx.dialect.duplicate as exc:
         raise _name_taken(name or "") from exc
     assert row is not None
+    await bump_memory_version(tx, session.user_id)  # answers show the session's name
     return to_session(row)
 
 

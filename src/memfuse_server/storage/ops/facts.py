@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from memfuse_server.embeddings.base import Vectors
@@ -37,13 +37,24 @@ def content_hash(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+async def insert_each(tx: Tx, sql: str, rows: Iterable[Sequence[object]]) -> int:
+    """Run an ``INSERT ... ON CONFLICT DO NOTHING`` once per row; how many rows it added
+    (a save that adds nothing a query shows leaves the memory version, and the cache, be)."""
+    added = 0
+    for row in rows:
+        added += await tx.execute(sql, *row)
+    return added
+
+
+def _linking(table: str, column: str) -> str:
+    return f"INSERT INTO {table} ({column}, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+
+
 async def link_sources(
     tx: Tx, table: str, column: str, item_id: str, message_ids: Sequence[str]
-) -> None:
-    await tx.executemany(
-        f"INSERT INTO {table} ({column}, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        [(item_id, m) for m in message_ids],
-    )
+) -> int:
+    """Tie an item to these source messages; how many ties are new."""
+    return await insert_each(tx, _linking(table, column), [(item_id, m) for m in message_ids])
 
 
 async def _upsert_facts(
@@ -125,13 +136,10 @@ async def save_facts(
             if m in stored
         }
     )
-    await tx.executemany(
-        "INSERT INTO fact_sources (fact_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        pairs,
-    )
-    if new:
+    linked = await insert_each(tx, _linking("fact_sources", "fact_id"), pairs)
+    if new or linked:  # new facts, or known ones with new sources: the answers change
         await bump_memory_version(tx, user_id)
     return len(new)
 
 
-__all__ = ["content_hash", "link_sources", "save_facts"]
+__all__ = ["content_hash", "insert_each", "link_sources", "save_facts"]

@@ -17,12 +17,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from memfuse_server.embeddings.base import Vectors
 from memfuse_server.layers.texts import alias_key, entity_text, relation_text
 from memfuse_server.models import Entity, EntityType, EpisodeMessage, ItemKind, Relation
-from memfuse_server.storage.ops.facts import content_hash, link_sources
+from memfuse_server.storage.ops.facts import content_hash, insert_each, link_sources
 from memfuse_server.storage.ops.locks import lock_memory
 from memfuse_server.storage.ops.rows import iso, utc
 from memfuse_server.storage.ops.sources import current_sources
@@ -60,7 +60,13 @@ async def _indexed(tx: Tx, user_id: str, entity_id: str) -> bool:
     return found is not None
 
 
-async def _create_or_type(tx: Tx, user_id: str, entity: Entity, now: datetime) -> tuple[str, bool]:
+class Upserted(NamedTuple):
+    id: str
+    created: bool
+    changed: bool  # created, or something a query shows changed (a type, an alias)
+
+
+async def _create_or_type(tx: Tx, user_id: str, entity: Entity, now: datetime) -> Upserted:
     entity_id = await find_entity(tx, user_id, [entity.name, *entity.aliases])
     if entity_id is None:
         entity_id = str(uuid.uuid4())
@@ -73,35 +79,37 @@ async def _create_or_type(tx: Tx, user_id: str, entity: Entity, now: datetime) -
             entity.type.value,
             now,
         )
-        return entity_id, True
+        return Upserted(entity_id, True, True)
+    retyped = 0
     if entity.type is not EntityType.THING:
         # An endpoint first seen in a relation is a "thing" until the entity itself arrives.
-        await tx.execute(
+        retyped = await tx.execute(
             "UPDATE entities SET type = $1, updated_at = $2 WHERE id = $3 AND type = 'thing'",
             entity.type.value,
             now,
             entity_id,
         )
-    return entity_id, False
+    return Upserted(entity_id, False, retyped > 0)
 
 
 async def upsert_entity(
     tx: Tx, user_id: str, entity: Entity, vector: Vectors | None, now: datetime
-) -> tuple[str, bool]:
-    """The id of the entity these names denote, created when none does (the caller holds
-    the user's memory lock)."""
-    entity_id, created = await _create_or_type(tx, user_id, entity, now)
-    if vector is not None and (created or not await _indexed(tx, user_id, entity_id)):
+) -> Upserted:
+    """The entity these names denote, created when none does (the caller holds the user's
+    memory lock)."""
+    found = await _create_or_type(tx, user_id, entity, now)
+    if vector is not None and (found.created or not await _indexed(tx, user_id, found.id)):
         await tx.dialect.add_documents(
-            tx, user_id, ItemKind.ENTITY, [(entity_id, entity_text(entity))], vector
+            tx, user_id, ItemKind.ENTITY, [(found.id, entity_text(entity))], vector
         )
     names = [entity.name, *entity.aliases]
-    await tx.executemany(
+    aliases = await insert_each(
+        tx,
         "INSERT INTO entity_aliases (user_id, alias_key, alias, entity_id) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT DO NOTHING",
-        [(user_id, alias_key(n), n.strip(), entity_id) for n in names if n.strip()],
+        [(user_id, alias_key(n), n.strip(), found.id) for n in names if n.strip()],
     )
-    return entity_id, created
+    return found._replace(changed=found.changed or aliases > 0)
 
 
 class _Sourced(Protocol):
@@ -110,7 +118,7 @@ class _Sourced(Protocol):
 
 
 S = TypeVar("S", bound=_Sourced)
-Upsert = Callable[[Tx, str, S, Vectors, datetime], Awaitable[tuple[str, bool]]]
+Upsert = Callable[[Tx, str, S, Vectors, datetime], Awaitable[Upserted]]
 
 
 async def _save(
@@ -124,19 +132,20 @@ async def _save(
     read: Sequence[EpisodeMessage] | None,
 ) -> int:
     """Upsert each item whose source messages are still stored (and as ``read``, when
-    given), link it to them; how many were new (those bump the user's memory version)."""
+    given), link it to them; how many were new. Any change a query shows (a new item, a
+    new source, type or alias of a known one) bumps the user's memory version."""
     stored = await current_sources(tx, (m for i in items for m in i.source_message_ids), read)
     if not stored:
         return 0
     await lock_memory(tx, [user_id])
-    new = 0
+    new = changed = 0
     for item, vector in zip(items, vectors, strict=True):
         found = sorted(stored.intersection(item.source_message_ids))
         if found:
-            item_id, created = await upsert(tx, user_id, item, vector[None, :], now)
-            new += created
-            await link_sources(tx, *sources, item_id, found)
-    if new:
+            done = await upsert(tx, user_id, item, vector[None, :], now)
+            new += done.created
+            changed += done.changed + await link_sources(tx, *sources, done.id, found)
+    if changed:
         await bump_memory_version(tx, user_id)
     return new
 
@@ -153,18 +162,19 @@ async def save_entities(
     return await _save(tx, user_id, entities, vectors, now, upsert_entity, sources, read)
 
 
-async def _endpoint(tx: Tx, user_id: str, name: str, now: datetime) -> str:
+async def _endpoint(tx: Tx, user_id: str, name: str, now: datetime) -> Upserted:
     found = await find_entity(tx, user_id, [name])
     if found is not None:
-        return found
-    return (await upsert_entity(tx, user_id, Entity(name, EntityType.THING), None, now))[0]
+        return Upserted(found, False, False)
+    return await upsert_entity(tx, user_id, Entity(name, EntityType.THING), None, now)
 
 
 async def _upsert_relation(
     tx: Tx, user_id: str, rel: Relation, vector: Vectors, now: datetime
-) -> tuple[str, bool]:
-    subject_id = await _endpoint(tx, user_id, rel.subject, now)
-    object_id = await _endpoint(tx, user_id, rel.object, now)
+) -> Upserted:
+    subject, object_ = [await _endpoint(tx, user_id, n, now) for n in (rel.subject, rel.object)]
+    subject_id, object_id = subject.id, object_.id
+    endpoints = subject.changed or object_.changed
     valid = iso(rel.valid_at)
     digest = content_hash(subject_id, rel.predicate, object_id, valid[:10] if valid else None)
     relation_id = str(uuid.uuid4())
@@ -185,10 +195,10 @@ async def _upsert_relation(
         found = await tx.fetchval(
             "SELECT id FROM relations WHERE user_id = $1 AND content_hash = $2", user_id, digest
         )
-        return str(found), False
+        return Upserted(str(found), False, endpoints)
     text = relation_text(rel.subject, rel.predicate, rel.object)
     await tx.dialect.add_documents(tx, user_id, ItemKind.RELATION, [(relation_id, text)], vector)
-    return relation_id, True
+    return Upserted(relation_id, True, True)
 
 
 async def save_relations(
@@ -203,4 +213,4 @@ async def save_relations(
     return await _save(tx, user_id, relations, vectors, now, _upsert_relation, sources, read)
 
 
-__all__ = ["find_entity", "save_entities", "save_relations", "upsert_entity"]
+__all__ = ["Upserted", "find_entity", "save_entities", "save_relations", "upsert_entity"]
