@@ -115,12 +115,21 @@ def show_config(config: ConfigOption = None) -> None:
 
 @app.command("worker")
 def run_worker(config: ConfigOption = None) -> None:
-    """Run only the background worker (episodes -> M1 facts and M2 graph) until SIGTERM."""
+    """Run only the background worker (episodes -> M1 facts and M2 graph) until SIGTERM.
+
+    A failure to start is one line on stderr and an exit status of its own, as for ``serve``.
+    """
     settings = _settings(config)
     configure_logging(settings.server.log_format, settings.server.log_level)
     from memfuse_server.commands import run_worker_until_signal
+    from memfuse_server.startup import check_worker
 
-    asyncio.run(run_worker_until_signal(settings))
+    try:
+        check_worker(settings)
+        asyncio.run(run_worker_until_signal(settings))
+    except StartupFailed as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
 
 
 @app.command("migrate")

@@ -14,6 +14,8 @@ from rich.table import Table
 from memfuse_server.background import build_background
 from memfuse_server.config import ClientSettings, Settings
 from memfuse_server.embeddings import build_embedder
+from memfuse_server.errors import ConfigurationError, Unavailable
+from memfuse_server.models import ProcessKind
 from memfuse_server.storage import Store, open_store
 
 T = TypeVar("T")
@@ -52,8 +54,7 @@ async def run_worker_until_signal(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    store = open_store(settings)
-    await store.open()
+    store = await _open_for_worker(settings)
     embedder = build_embedder(settings.embedding)
     try:
         async with build_background(settings, store, embedder).running():
@@ -62,6 +63,18 @@ async def run_worker_until_signal(settings: Settings) -> None:
     finally:
         await embedder.aclose()
         await store.close()
+
+
+async def _open_for_worker(settings: Settings) -> Store:
+    """The store, its pool sized for a worker alone; a failure is a one-line ``StartupFailed``."""
+    from memfuse_server.startup import not_started
+
+    try:
+        store = open_store(settings, ProcessKind.WORKER)
+        await store.open()
+    except (Unavailable, ConfigurationError) as exc:
+        raise not_started(settings, exc) from exc
+    return store
 
 
 def print_stats(view: dict[str, dict[str, Any]]) -> None:

@@ -19,6 +19,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class ProcessKind(StrEnum):
+    """What a server process runs: ``serve`` (the API, and the worker unless
+    ``worker.enabled`` is false) or ``worker`` (the background worker alone)."""
+
+    SERVE = "serve"
+    WORKER = "worker"
+
+
 class Role(StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
@@ -315,6 +323,7 @@ __all__ = [
     "MemoryItem",
     "Message",
     "NewMessage",
+    "ProcessKind",
     "QueryResult",
     "QueueStats",
     "Relation",

@@ -199,11 +199,23 @@ async def _opened(settings: Settings) -> AsyncIterator[MemoryService]:
     async with contextlib.AsyncExitStack() as stack:
         try:
             service = await stack.enter_async_context(running_service(settings))
-        except Unavailable as exc:
-            raise _database_down(settings, exc) from exc
-        except ConfigurationError as exc:
-            raise StartupFailed(exc.message, Exit.SETTINGS) from exc
+        except (Unavailable, ConfigurationError) as exc:
+            raise not_started(settings, exc) from exc
         yield service
+
+
+def not_started(settings: Settings, exc: Unavailable | ConfigurationError) -> StartupFailed:
+    """Why a store (or what it needs) did not open, as a ``StartupFailed``."""
+    if isinstance(exc, Unavailable):
+        return _database_down(settings, exc)
+    return StartupFailed(exc.message, Exit.SETTINGS)
+
+
+def check_worker(settings: Settings) -> None:
+    """What ``memfuse-server worker`` can get wrong before it opens anything."""
+    check_database_url(settings.database.url)
+    check_data_folder(settings.database.url)
+    check_model(settings)
 
 
 def _database_down(settings: Settings, exc: Unavailable) -> StartupFailed:
@@ -284,7 +296,9 @@ __all__ = [
     "banner",
     "check_data_folder",
     "check_database_url",
+    "check_worker",
     "listen",
+    "not_started",
     "run_until_stopped",
     "serve",
 ]

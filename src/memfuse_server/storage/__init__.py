@@ -9,6 +9,7 @@ PostgreSQL's pool sizing) and its migrations.
 from __future__ import annotations
 
 from memfuse_server.config import Settings
+from memfuse_server.models import ProcessKind
 from memfuse_server.storage.base import MessageQuery, PreparedMessage, Store
 from memfuse_server.storage.postgres.dialect import PostgresDialect
 from memfuse_server.storage.postgres.runner import PostgresRunner, postgres_url
@@ -34,16 +35,16 @@ def _postgres_runner(settings: Settings) -> PostgresRunner:
     return PostgresRunner(settings.database, settings.embedding.dimension, PostgresDialect())
 
 
-def open_store(settings: Settings) -> SqlStore:
+def open_store(settings: Settings, kind: ProcessKind = ProcessKind.SERVE) -> SqlStore:
     """The store the settings name (not yet opened: call ``await store.open()``).
 
     ``database.url`` picks it: ``sqlite:///path`` the embedded store,
     ``postgresql://...`` (or ``postgres://``) PostgreSQL with pgvector, after
-    checking that its pool fits the configured concurrency.
+    checking that its pool fits what this kind of process runs at once.
     """
     db = settings.database
     if postgres_url(db.url):
-        check_pool(settings)
+        check_pool(settings, kind)
         return SqlStore(_postgres_runner(settings))
     index = VectorIndex(
         settings.embedding.dimension,

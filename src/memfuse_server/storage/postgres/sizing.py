@@ -10,6 +10,9 @@ process needs at once is the sum of what runs concurrently in it:
 - the API: a query asks the vector, full-text and graph retrievers at once (3),
   plus one connection for a write arriving meanwhile (4).
 
+What counts depends on the process (``ProcessKind``): ``serve`` has the API and, unless
+``worker.enabled`` is false, a worker; ``memfuse-server worker`` has only the worker.
+
 A pool smaller than that makes the parallel writes of one job wait for each
 other's connections behind ``acquire_timeout_seconds`` and fail as 503s or
 retries under load — in effect a pool deadlock. Such a configuration is
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 from memfuse_server.config import Settings
 from memfuse_server.errors import ConfigurationError
+from memfuse_server.models import ProcessKind
 
 API_CONNECTIONS = 4
 WORKER_LOOP_CONNECTIONS = 1
@@ -44,26 +48,34 @@ class PoolNeeds:
         return self.jobs + self.worker_loop + self.api
 
 
-def pool_needs(settings: Settings) -> PoolNeeds:
-    if not settings.worker.enabled:
-        return PoolNeeds(0, 0, API_CONNECTIONS)
+def pool_needs(settings: Settings, kind: ProcessKind = ProcessKind.SERVE) -> PoolNeeds:
+    api = API_CONNECTIONS if kind is ProcessKind.SERVE else 0
+    if kind is ProcessKind.SERVE and not settings.worker.enabled:
+        return PoolNeeds(0, 0, api)
     jobs = settings.worker.concurrency * writes_per_job(settings)
-    return PoolNeeds(jobs, WORKER_LOOP_CONNECTIONS, API_CONNECTIONS)
+    return PoolNeeds(jobs, WORKER_LOOP_CONNECTIONS, api)
 
 
-def check_pool(settings: Settings) -> PoolNeeds:
-    """Refuse a pool too small for the configured concurrency (``ConfigurationError``)."""
-    needs = pool_needs(settings)
+def _detail(settings: Settings, needs: PoolNeeds) -> str:
+    parts = []
+    if needs.jobs:
+        parts.append(
+            f"worker.concurrency ({settings.worker.concurrency}) x {writes_per_job(settings)}"
+            f" parallel writes per job + {WORKER_LOOP_CONNECTIONS} for the worker loop"
+        )
+    if needs.api:
+        parts.append(f"{API_CONNECTIONS} for the API")
+    return " + ".join(parts)
+
+
+def check_pool(settings: Settings, kind: ProcessKind = ProcessKind.SERVE) -> PoolNeeds:
+    """Refuse a pool too small for what this kind of process runs (``ConfigurationError``)."""
+    needs = pool_needs(settings, kind)
     db = settings.database
     size = db.pool_size + db.max_overflow
     if size >= needs.total:
         return needs
-    detail = f"{API_CONNECTIONS} for the API"
-    if settings.worker.enabled:
-        detail = (
-            f"worker.concurrency ({settings.worker.concurrency}) x {writes_per_job(settings)}"
-            f" parallel writes per job + {WORKER_LOOP_CONNECTIONS} for the worker loop + {detail}"
-        )
+    detail = _detail(settings, needs)
     raise ConfigurationError(
         f"The database pool is too small for this configuration and could deadlock: {detail}"
         f" = {needs.total} connections needed at once, but database.pool_size +"
