@@ -1,7 +1,9 @@
 """``memfuse-server import FILE``: conversations from a JSON / JSONL file into a running server.
 
-``formats`` reads and checks the file, ``run`` inserts it with the bulk client (idempotently:
-a re-run adds nothing), ``display`` draws the progress bar and the summary. ``import_file`` is
+``formats`` reads and checks the file (``chatgpt`` and ``claude`` read those exports,
+``exports`` what they share, ``conversation`` what a file is read into), ``run`` inserts it with
+the bulk client (idempotently: a re-run adds nothing), ``display`` draws the progress bar and the
+summary. ``import_file`` is
 what the command calls; it returns the exit status: 0 all imported, 1 some failed or the server
 could not be used, 2 the file or an option is wrong, 130 interrupted (run it again to finish).
 """

@@ -1,12 +1,16 @@
 """The files ``memfuse-server import`` reads (docs/import.md), as conversations to insert.
 
-Two shapes of conversation, in a JSON file (one conversation, a list of them, or an object with
-a ``conversations`` list) or a JSONL file (one conversation per line):
+Shapes of conversation, in a JSON file (one conversation, a list of them, or an object with a
+``conversations`` list) or a JSONL file (one conversation per line):
 
 - chat: ``{"user"?, "agent"?, "session"?, "id"?, "messages": [message, ...]}``, one session;
   a bare list of messages is a chat conversation too (OpenAI's format);
 - multi-session: ``{"id"?, "user"?, "agent"?, "sessions": [{"session"|"name"?, "date"?,
-  "turns"|"messages": [...]}, ...]}``; a turn is a message, or ``{"speaker", "text", "id"?}``.
+  "turns"|"messages": [...]}, ...]}``; a turn is a message, or ``{"speaker", "text", "id"?}``;
+- exports: a conversation of ChatGPT's export (``chatgpt``) or of Claude's (``claude``).
+
+A file that is one JSON array (as both exports are) is read one item at a time, so an export of
+years of conversations is never held whole in memory: only the text to send is kept.
 
 A message is ``{"role", "content", "name"?, "created_at"?, "metadata"?}``. Nothing here talks to
 the server: a file is checked completely (``--dry-run``) before anything is sent.
@@ -15,76 +19,83 @@ the server: a file is checked completely (``--dry-run``) before anything is sent
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from memfuse_server.errors import InvalidInput
+import ijson
+
+from memfuse_server.importer import chatgpt, claude
+from memfuse_server.importer.conversation import (
+    Conversation,
+    Defaults,
+    ImportFormatError,
+    ImportSession,
+)
 
 ROLES = ("user", "assistant", "system", "tool")
 NEEDS_CONTENT = ("user", "system")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
-class ImportFormatError(InvalidInput):
-    """The file is not in a format ``memfuse-server import`` reads (see docs/import.md)."""
-
-
-@dataclass(frozen=True)
-class ImportSession:
-    name: str
-    messages: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Conversation:
-    key: str  # its id, or where it is in the file: part of each message's idempotency key
-    user: str
-    agent: str
-    sessions: list[ImportSession] = field(default_factory=list)
-
-    @property
-    def message_count(self) -> int:
-        return sum(len(s.messages) for s in self.sessions)
-
-
-@dataclass(frozen=True)
-class Defaults:
-    user: str = "default"
-    agent: str = "assistant"
-
-
 def load(path: Path, defaults: Defaults | None = None) -> list[Conversation]:
     """Every conversation of the file, checked; ``ImportFormatError`` says where it is wrong."""
+    parse = _Parser(path.stem, defaults or Defaults())
     try:
-        text = path.read_text(encoding="utf-8")
+        conversations = [parse.conversation(where, value) for where, value in _records(path)]
     except OSError as exc:
         raise ImportFormatError(f"Cannot read {path}: {exc.strerror}.") from exc
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"{path} is not UTF-8 text: {exc.reason}.") from exc
-    parse = _Parser(path.stem, defaults or Defaults())
-    conversations = [parse.conversation(where, value) for where, value in _records(path, text)]
     if not conversations:
         raise ImportFormatError(f"{path} holds no conversations.")
     return conversations
 
 
-def _records(path: Path, text: str) -> list[tuple[str, Any]]:
+def _records(path: Path) -> Iterator[tuple[str, Any]]:
     if path.suffix.lower() in JSONL_SUFFIXES:
-        return list(_lines(text))
+        with path.open(encoding="utf-8") as lines:
+            yield from _lines(lines)
+        return
+    items = _array_items(path)
+    if items is not None:
+        yield from items
+        return
+    text = path.read_text(encoding="utf-8")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":  # several JSON values: JSON Lines under another name
-            return list(_lines(text))
-        raise ImportFormatError(f"{path} is not valid JSON: {exc}.") from exc
-    return _top(value)
+        if exc.msg != "Extra data":
+            raise ImportFormatError(f"{path} is not valid JSON: {exc}.") from exc
+        yield from _lines(text.splitlines())  # several JSON values: JSON Lines by another name
+        return
+    yield from _top(value)
 
 
-def _lines(text: str) -> Iterator[tuple[str, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _array_items(path: Path) -> Iterator[tuple[str, Any]] | None:
+    """The items of a file that is a JSON array of conversations, parsed one at a time; None
+    for any other file (an object, a list of messages: read whole, they are small)."""
+    with path.open("rb") as file:
+        if not file.read(4096).lstrip().startswith(b"["):
+            return None
+    first = next(_streamed(path), None)
+    if first is None or (isinstance(first[1], dict) and "role" in first[1]):
+        return None
+    return _streamed(path)
+
+
+def _streamed(path: Path) -> Iterator[tuple[str, Any]]:
+    with path.open("rb") as file:
+        try:
+            for i, item in enumerate(ijson.items(file, "item", use_float=True)):
+                yield f"[{i}]", item
+        except ijson.JSONError as exc:
+            raise ImportFormatError(f"{path} is not valid JSON: {exc}.") from exc
+
+
+def _lines(lines: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -132,6 +143,10 @@ class _Parser:
             raise ImportFormatError(
                 f"{where}: a conversation must be an object with messages or sessions."
             )
+        if chatgpt.is_chatgpt(value):
+            return chatgpt.conversation(where, value, self.defaults)
+        if claude.is_claude(value):
+            return claude.conversation(where, value, self.defaults)
         key = str(value.get("id") or f"{self.stem}-{self.count}")
         user = _text(value.get("user") or self.defaults.user, where, "user")
         agent = _text(value.get("agent") or self.defaults.agent, where, "agent")

@@ -1,8 +1,10 @@
 """Insert parsed conversations through the bulk client, so that a re-run adds nothing.
 
-Users, agents and sessions are found by name or created. Every message is one bulk item whose
-``Idempotency-Key`` is derived from the file's name, the conversation, the session and the
-message's position: run the same file again (after Ctrl-C, a crash, or to be sure) and the server
+Users, agents and sessions are found by name (a session of an export also by the conversation
+id its name ends with) or created; one list of sessions per user, not a lookup per session.
+Every message is one bulk item whose ``Idempotency-Key`` is derived from the file's name, the
+conversation, the session and the message's position (for an export: from the conversation's and
+the message's ids): run the same file again (after Ctrl-C, a crash, or to be sure) and the server
 answers the messages it already has with their first answer and adds only the missing ones.
 A session's messages go one after another, in file order (sessions run in parallel), so the
 server builds its round windows from turns in the order they were said.
@@ -11,7 +13,7 @@ server builds its round windows from turns in the order they were said.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +23,10 @@ from typing import Protocol, TypeVar
 
 from memfuse_server.client import AsyncClient, BulkItem, ItemResult
 from memfuse_server.client.errors import ConflictError, NotSent
-from memfuse_server.importer.formats import Conversation, ImportSession
+from memfuse_server.client.models import Session
+from memfuse_server.importer.conversation import Conversation, ImportSession, message_key
 
-KEY_PREFIX = "import-"
+_REF = re.compile(r"\(([^()]+)\)$")  # "<title> (<id>)": an export's conversation id
 COUNT_LIMIT = 1000  # the most messages one list call returns: above it "new" is not known
 
 T = TypeVar("T")
@@ -97,12 +100,6 @@ class ImportReport:
         )
 
 
-def message_key(file_name: str, conversation: str, session: str, index: int) -> str:
-    """The idempotency key of one message of the file: the same on every run."""
-    raw = "\x1f".join((file_name, conversation, session, str(index)))
-    return KEY_PREFIX + hashlib.sha256(raw.encode()).hexdigest()[:40]
-
-
 async def _bounded(limit: int, calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     gate = asyncio.Semaphore(limit)
 
@@ -117,11 +114,35 @@ async def _count(client: AsyncClient, session_id: str) -> int:
     return len(await client.list_messages(session_id, limit=COUNT_LIMIT))
 
 
+class _Existing:
+    """The sessions the file's users already have, by name and by the ``(ref)`` ending a name:
+    one list per user instead of a lookup per session (an export has thousands)."""
+
+    def __init__(self, sessions: dict[str, list[Session]]) -> None:
+        self.by_name: dict[tuple[str, str | None], Session] = {}
+        self.by_ref: dict[tuple[str, str], Session] = {}
+        for user_id, owned in sessions.items():
+            for session in owned:
+                self.by_name[(user_id, session.name)] = session
+                if session.name and (ref := _REF.search(session.name)):
+                    self.by_ref.setdefault((user_id, ref.group(1)), session)
+
+    def find(self, user_id: str, session: ImportSession) -> Session | None:
+        found = self.by_name.get((user_id, session.name))
+        if found is None and session.ref is not None:
+            found = self.by_ref.get((user_id, session.ref))
+        return found
+
+
 async def _resolve(
-    client: AsyncClient, target: Target, users: dict[str, str], agents: dict[str, str]
+    client: AsyncClient,
+    target: Target,
+    users: dict[str, str],
+    agents: dict[str, str],
+    existing: _Existing,
 ) -> None:
     user_id = users[target.conversation.user]
-    found = await client.find_session(user_id, target.session.name)
+    found = existing.find(user_id, target.session)
     if found is None:
         agent_id = agents[target.conversation.agent]
         try:
@@ -148,9 +169,14 @@ async def resolve(
     )
     user_ids = {u.name: u.id for u in users}
     agent_ids = {a.name: a.id for a in agents}
+    owned = await _bounded(
+        concurrency, [partial(client.list_sessions, user_id=u.id) for u in users]
+    )
+    existing = _Existing({u.id: sessions for u, sessions in zip(users, owned, strict=True)})
     targets = [Target(c, s) for c in conversations for s in c.sessions]
     await _bounded(
-        concurrency, [partial(_resolve, client, t, user_ids, agent_ids) for t in targets]
+        concurrency,
+        [partial(_resolve, client, t, user_ids, agent_ids, existing) for t in targets],
     )
     return targets
 
@@ -161,7 +187,11 @@ def items(targets: Sequence[Target], file_name: str) -> tuple[list[BulkItem], li
     labels: list[str] = []
     for t in targets:
         for i, message in enumerate(t.session.messages):
-            key = message_key(file_name, t.conversation.key, t.session.name, i)
+            key = (
+                t.session.keys[i]
+                if t.session.keys is not None
+                else message_key(file_name, t.conversation.key, t.session.name, i)
+            )
             out.append(BulkItem(t.session_id, [message], key))
             labels.append(f"{t.session.name}[{i}]")
     return out, labels
