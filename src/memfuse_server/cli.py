@@ -215,7 +215,13 @@ def stats(
 
 @app.command("import")
 def import_conversations(
-    file: Annotated[Path, typer.Argument(help="A JSON or JSONL file of conversations.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A JSON or JSONL file of conversations, or a ChatGPT or Claude export"
+            " (conversations.json, or the export's zip file)."
+        ),
+    ],
     config: ConfigOption = None,
     url: Annotated[
         str | None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,27 @@ def test_a_json_array_is_read_one_conversation_at_a_time(tmp_path: Path) -> None
     assert (where, value["uuid"]) == ("[0]", "7a6b5c4d-0000-4000-8000-000000000002")
     with pytest.raises(ImportFormatError, match="not valid JSON"):
         next(records)
+
+
+def test_the_zip_file_of_an_export_is_read_as_downloaded(tmp_path: Path) -> None:
+    archive = tmp_path / "chatgpt-export.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as packed:
+        packed.writestr("chat.html", "<html></html>")
+        packed.write(CHATGPT, "conversations.json")
+    zipped, plain = load(archive), load(CHATGPT)
+    assert sessions(zipped) == sessions(plain)
+    assert [s.keys for c in zipped for s in c.sessions] == [
+        s.keys for c in plain for s in c.sessions
+    ]
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as packed:
+        packed.writestr("user.json", "{}")
+    with pytest.raises(ImportFormatError, match=r"holds no conversations\.json"):
+        load(other)
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK not really")
+    with pytest.raises(ImportFormatError, match="not a zip file"):
+        load(broken)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from memfuse_server.importer.conversation import (
     message_key,
 )
 
-MAX_CONTENT_CHARS = 100_000  # the API's limit on one message's content (docs/api.md)
+MAX_CONTENT_CHARS = 100_000  # the API's limit on one message's content (api/schemas.py)
 MAX_NAME_CHARS = 255  # the API's limit on a session's name
 
 

@@ -10,7 +10,9 @@ Shapes of conversation, in a JSON file (one conversation, a list of them, or an 
 - exports: a conversation of ChatGPT's export (``chatgpt``) or of Claude's (``claude``).
 
 A file that is one JSON array (as both exports are) is read one item at a time, so an export of
-years of conversations is never held whole in memory: only the text to send is kept.
+years of conversations is never held whole in memory: only the text to send is kept. The zip
+file of an export is read as it was downloaded (its ``conversations.json``, unpacked as it is
+read).
 
 A message is ``{"role", "content", "name"?, "created_at"?, "metadata"?}``. Nothing here talks to
 the server: a file is checked completely (``--dry-run``) before anything is sent.
@@ -19,10 +21,11 @@ the server: a file is checked completely (``--dry-run``) before anything is sent
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import ijson
 
@@ -37,6 +40,7 @@ from memfuse_server.importer.conversation import (
 ROLES = ("user", "assistant", "system", "tool")
 NEEDS_CONTENT = ("user", "system")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+EXPORT_FILE = "conversations.json"  # in the zip file of a ChatGPT or Claude export
 
 
 def load(path: Path, defaults: Defaults | None = None) -> list[Conversation]:
@@ -54,6 +58,9 @@ def load(path: Path, defaults: Defaults | None = None) -> list[Conversation]:
 
 
 def _records(path: Path) -> Iterator[tuple[str, Any]]:
+    if path.suffix.lower() == ".zip":
+        yield from _zipped(path)
+        return
     if path.suffix.lower() in JSONL_SUFFIXES:
         with path.open(encoding="utf-8") as lines:
             yield from _lines(lines)
@@ -87,11 +94,30 @@ def _array_items(path: Path) -> Iterator[tuple[str, Any]] | None:
 
 def _streamed(path: Path) -> Iterator[tuple[str, Any]]:
     with path.open("rb") as file:
-        try:
-            for i, item in enumerate(ijson.items(file, "item", use_float=True)):
-                yield f"[{i}]", item
-        except ijson.JSONError as exc:
-            raise ImportFormatError(f"{path} is not valid JSON: {exc}.") from exc
+        yield from _items(file, str(path))
+
+
+def _items(file: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
+    try:
+        for i, item in enumerate(ijson.items(file, "item", use_float=True)):
+            yield f"[{i}]", item
+    except ijson.JSONError as exc:
+        raise ImportFormatError(f"{name} is not valid JSON: {exc}.") from exc
+
+
+def _zipped(path: Path) -> Iterator[tuple[str, Any]]:
+    """The conversations of an export's zip file as downloaded: its ``conversations.json``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inside = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] == EXPORT_FILE]
+            if not inside:
+                raise ImportFormatError(
+                    f"{path} holds no {EXPORT_FILE} (the file of a ChatGPT or Claude export)."
+                )
+            with archive.open(inside[0]) as file:
+                yield from _items(file, f"{path}: {inside[0]}")
+    except zipfile.BadZipFile as exc:
+        raise ImportFormatError(f"{path} is not a zip file that can be read: {exc}.") from exc
 
 
 def _lines(lines: Iterable[str]) -> Iterator[tuple[str, Any]]:
