@@ -261,3 +261,17 @@ def test_the_transport_runs_on_uvloop(loopback: LoopbackServer) -> None:
 
     assert uvloop.run(two_requests()) == [201, 201]
     assert (loopback.requests, loopback.connections) == (2, 1)
+
+
+def test_a_transport_used_by_two_event_loops_one_after_the_other(
+    loopback: LoopbackServer,
+) -> None:
+    transport = AiohttpTransport()
+
+    async def one(key: str) -> int:
+        return (await transport.send(post(loopback.base_url, key=key))).status_code
+
+    assert asyncio.run(one("a")) == 201  # that loop ends: its session closes with it
+    assert asyncio.run(one("b")) == 201
+    asyncio.run(transport.aclose())
+    assert loopback.requests == 2

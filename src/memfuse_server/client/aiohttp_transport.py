@@ -70,9 +70,10 @@ class Proxies:
     (per host, for ``NO_PROXY``).
 
     The standard library reads and matches the variables (``urllib.request``; on macOS and
-    Windows it also reads the system's proxy settings). aiohttp's own ``trust_env`` is not used: it looks the variables and ``~/.netrc``
-    up again on two worker threads for every request, and a ``.netrc`` entry for the server
-    would clash with the client's ``Authorization`` header."""
+    Windows it also reads the system's proxy settings). aiohttp's own ``trust_env`` is not
+    used: it looks the variables and ``~/.netrc`` up again on two worker threads for every
+    request, and a ``.netrc`` entry for the server would clash with the client's
+    ``Authorization`` header."""
 
     def __init__(self, configured: str | None, trust_env: bool) -> None:
         self.configured = URL(configured) if configured else None
@@ -159,8 +160,8 @@ class AiohttpTransport(AsyncClosing):
         return timeout
 
     async def _open(self) -> aiohttp.ClientSession:
-        """A session on the running loop, tied to that loop's life; an older one is closed."""
-        await self.aclose()
+        """A session on the running loop, tied to that loop's life. A session of another loop
+        is left to that loop, which closes it when it ends (its connections are its own)."""
         connector = aiohttp.TCPConnector(
             limit=self.max_connections,
             keepalive_timeout=self.keepalive_seconds,
