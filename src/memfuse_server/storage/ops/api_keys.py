@@ -6,10 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from memfuse_server.errors import NotFound
+from memfuse_server.errors import Conflict, NotFound
 from memfuse_server.models import ApiKey
 from memfuse_server.storage.ops.rows import to_api_key, utc
 from memfuse_server.storage.tx import Tx
+
+# One refusal whatever the reason, naming nothing of the key that has the string already.
+KEY_TAKEN = "This key cannot be used: choose another key, or leave out 'key' to have one made."
 
 
 async def create_api_key(
@@ -23,17 +26,20 @@ async def create_api_key(
 ) -> ApiKey:
     if await tx.fetchval("SELECT 1 FROM users WHERE id = $1", user_id) is None:
         raise NotFound(f"User {user_id} not found.")
-    row = await tx.fetchrow(
-        "INSERT INTO api_keys (id, user_id, name, key_hash, permissions, created_at, expires_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
-        str(uuid.uuid4()),
-        user_id,
-        name,
-        key_hash,
-        list(permissions),
-        now,
-        utc(expires_at) if expires_at else None,
-    )
+    try:
+        row = await tx.fetchrow(
+            "INSERT INTO api_keys (id, user_id, name, key_hash, permissions, created_at,"
+            " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+            str(uuid.uuid4()),
+            user_id,
+            name,
+            key_hash,
+            list(permissions),
+            now,
+            utc(expires_at) if expires_at else None,
+        )
+    except tx.dialect.duplicate as exc:  # the only unique key a new row can hit: key_hash
+        raise Conflict(KEY_TAKEN) from exc
     assert row is not None
     return to_api_key(row)
 
@@ -55,4 +61,4 @@ async def find_api_key(tx: Tx, key_hash: str) -> ApiKey | None:
     return None if row is None else to_api_key(row)
 
 
-__all__ = ["create_api_key", "delete_api_key", "find_api_key", "list_api_keys"]
+__all__ = ["KEY_TAKEN", "create_api_key", "delete_api_key", "find_api_key", "list_api_keys"]
