@@ -270,6 +270,13 @@ class Fact:
     occurred_at: datetime | None = None  # the time it refers to, when stated
     time_expression: str | None = None  # the words that gave it ("last week")
     confidence: float = 0.8
+    # When it became true (None: the time of its first source message); see validity.py.
+    valid_from: datetime | None = None
+    # The attribute it states of ``subject`` ("works_at"), its value ("Zalando"), and
+    # whether it says the value ended ("no longer works at Siemens"); see validity.py.
+    attribute: str | None = None
+    value: str | None = None
+    ends: bool = False
 
 
 @dataclass(frozen=True)
@@ -289,6 +296,10 @@ class Relation:
     valid_at: datetime | None = None  # when it started to hold / happened, when stated
     fact: str | None = None  # the statement it was read from
     confidence: float = 0.8
+    # The attribute it states of its subject (``validity.attribute_of`` of the predicate, or
+    # "job_title" for an occupation), and whether it says the object no longer holds.
+    attribute: str | None = None
+    ends: bool = False
 
 
 @dataclass(frozen=True)

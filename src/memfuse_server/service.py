@@ -11,6 +11,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import numpy as np
 import structlog
@@ -29,8 +30,10 @@ from memfuse_server.models import (
     QueryResult,
     Session,
     User,
+    utcnow,
 )
 from memfuse_server.retrieval.search import MemoryQuery, QueryEngine
+from memfuse_server.retrieval.validity import mark
 from memfuse_server.storage.base import MessageQuery, PreparedMessage, Store, WriteContext
 
 
@@ -154,16 +157,27 @@ class MemoryService:
 
     # M1 and M2, for inspection
     async def list_items(
-        self, user_id: str, kind: ItemKind, limit: int, offset: int
+        self,
+        user_id: str,
+        kind: ItemKind,
+        limit: int,
+        offset: int,
+        moment: datetime | None = None,
     ) -> list[MemoryItem]:
+        """A page of facts, entities or relations; facts and relations marked current or
+        superseded (as of ``moment``, or now), and with a moment only those holding then."""
         await self.store.get_user(user_id)
-        return await self.store.list_items(user_id, kind, limit, offset)
+        items = await self.store.list_items(user_id, kind, limit, offset, moment)
+        return [mark(i, moment or utcnow()) for i in items]
 
     async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON:
         await self.store.get_user(user_id)
         found = await self.store.neighbourhood(user_id, entity_id, limit)
         if found is None:
             raise NotFound(f"Entity {entity_id} not found for user {user_id}.")
+        now = utcnow()
+        for part in ("relations", "facts"):
+            found[part] = [mark(i, now) for i in found[part]]
         return found
 
     # query

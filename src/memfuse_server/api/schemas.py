@@ -64,6 +64,14 @@ Metadata = Annotated[JSON, AfterValidator(clean_json)]
 Ids = Annotated[list[Id], Field(min_length=1, max_length=10_000)]
 
 
+def aware(value: datetime) -> datetime:
+    """A time without a zone is taken as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+AwareTime = Annotated[datetime, AfterValidator(aware)]
+
+
 class Body(BaseModel):
     """Unknown fields are ignored (older clients send extra ones)."""
 
@@ -169,6 +177,7 @@ class QueryIn(Body):
     agent_id: Id | None = None
     top_k: int = Field(default=5, ge=1, le=100)
     metadata: Metadata | None = None
+    as_of: AwareTime | None = None  # memory as it held at this time (ISO-8601)
 
 
 def user_json(u: User | Agent) -> JSON:

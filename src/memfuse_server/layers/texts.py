@@ -16,8 +16,9 @@ def entity_text(entity: Entity) -> str:
     return f"{entity.name}{extra}, {entity.type.value}"
 
 
-def relation_text(subject: str, predicate: str, obj: str) -> str:
-    return f"{subject} {predicate.replace('_', ' ')} {obj}"
+def relation_text(subject: str, predicate: str, obj: str, *, ends: bool = False) -> str:
+    """ "Maya works at Zalando"; "Maya no longer works at Siemens" when it ended."""
+    return f"{subject} {'no longer ' if ends else ''}{predicate.replace('_', ' ')} {obj}"
 
 
 __all__ = ["alias_key", "entity_text", "relation_text"]

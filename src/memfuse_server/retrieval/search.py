@@ -4,14 +4,16 @@ Candidates are gathered concurrently: vector search over the user's messages,
 episode chunks, knowledge, facts, entities and relations (one matrix product
 per kind), BM25 full text over all of them, and the graph (the entities named
 in the query lead to their relations and the facts naming them). Reciprocal-rank fusion orders them; the top items are
-resolved to their content and provenance. Results are cached per user memory
-version.
+resolved to their content and provenance; a superseded fact or relation goes below
+what replaced it, and with ``as_of`` only what held then is kept (``validity.py``).
+Results are cached per user memory version.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from memfuse_server.config import QuerySettings
@@ -20,6 +22,7 @@ from memfuse_server.errors import NotFound
 from memfuse_server.models import Hit, ItemKind, QueryResult
 from memfuse_server.retrieval.cache import QueryCache
 from memfuse_server.retrieval.fusion import RankedList, reciprocal_rank_fusion
+from memfuse_server.retrieval.validity import in_time
 from memfuse_server.storage.base import LayerStore, SearchStore
 
 
@@ -28,6 +31,8 @@ class QueryStore(SearchStore, LayerStore, Protocol):
 
 
 Key = tuple[ItemKind, str]
+AS_OF_BREADTH = 4
+"""With ``as_of``, this many candidates per wanted result are resolved: some held later."""
 FOCUS_CHARS = 1000
 """About the model's 256-token window: what of a long query is searched."""
 
@@ -59,6 +64,7 @@ class MemoryQuery:
     top_k: int
     session_id: str | None = None
     agent_id: str | None = None
+    as_of: datetime | None = None  # memory as it held then; None: as it holds now
 
 
 class QueryEngine:
@@ -74,7 +80,7 @@ class QueryEngine:
         version = await self._store.memory_version(q.user_id)
         if version < 0:
             raise NotFound(f"User {q.user_id} not found.")
-        key = (q.user_id, version, q.text, q.session_id, q.top_k)
+        key = (q.user_id, version, q.text, q.session_id, q.top_k, q.as_of)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -85,7 +91,7 @@ class QueryEngine:
     async def _search(self, q: MemoryQuery) -> list[QueryResult]:
         lists = await self._candidates(q)
         fused = reciprocal_rank_fusion(lists, k=self._settings.rrf_k)
-        wanted = fused[: q.top_k * 2]
+        wanted = fused[: q.top_k * (AS_OF_BREADTH if q.as_of else 2)]
         items = await self._store.resolve(q.user_id, [f.key for f in wanted])
         results = []
         for f in wanted:
@@ -98,7 +104,8 @@ class QueryEngine:
                 else "cross_session"
             )
             results.append(QueryResult(item, f.score, scope, dict(f.ranks)))
-        return results[: q.top_k]
+        ranked = await in_time(results, q.as_of, lambda keys: self._store.resolve(q.user_id, keys))
+        return ranked[: q.top_k]
 
     async def _candidates(self, q: MemoryQuery) -> list[RankedList[Key]]:
         """Every retriever at once; full text and graph do not wait for the embedding."""

@@ -189,8 +189,16 @@ class LayerStore(Protocol):
     ) -> int: ...
     async def search_graph(self, user_id: str, text: str, limit: int) -> list[Hit]: ...
     async def list_items(
-        self, user_id: str, kind: ItemKind, limit: int, offset: int
-    ) -> list[MemoryItem]: ...
+        self,
+        user_id: str,
+        kind: ItemKind,
+        limit: int,
+        offset: int,
+        moment: datetime | None = None,
+    ) -> list[MemoryItem]:
+        """Newest first; with ``moment``, only facts and relations holding then."""
+        ...
+
     async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON | None: ...
 
 

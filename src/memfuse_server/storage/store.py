@@ -271,9 +271,14 @@ class SqlStore:
         return await self._write(graph.save_relations, user_id, items, vectors, utcnow(), read)
 
     async def list_items(
-        self, user_id: str, kind: ItemKind, limit: int, offset: int
+        self,
+        user_id: str,
+        kind: ItemKind,
+        limit: int,
+        offset: int,
+        moment: datetime | None = None,
     ) -> list[MemoryItem]:
-        return await self._read(layers.list_items, user_id, kind, limit, offset)
+        return await self._read(layers.list_items, user_id, kind, limit, offset, moment)
 
     async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON | None:
         return await self._read(layers.neighbourhood, user_id, entity_id, limit)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from memfuse_server.embeddings.base import Vectors
+from memfuse_server.layers.texts import alias_key
 from memfuse_server.models import EpisodeMessage, Fact, ItemKind
 from memfuse_server.storage.ops.locks import lock_memory
 from memfuse_server.storage.ops.rows import utc
 from memfuse_server.storage.ops.sources import current_sources
+from memfuse_server.storage.ops.validity import FACTS, Key, settle, source_times
 from memfuse_server.storage.ops.version import bump_memory_version
 from memfuse_server.storage.tx import Tx
 
@@ -25,8 +27,9 @@ _SPACE = re.compile(r"\s+")
 
 _INSERT_FACT = """
 INSERT INTO facts (id, user_id, content, content_hash, subject, occurred_at, time_expression,
-    confidence, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+    confidence, created_at, updated_at, recorded_at, valid_from, subject_key, attribute, value,
+    ends)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (user_id, content_hash) DO NOTHING
 """
 
@@ -58,7 +61,7 @@ async def link_sources(
 
 
 async def _upsert_facts(
-    tx: Tx, user_id: str, facts: Sequence[Fact], now: datetime
+    tx: Tx, user_id: str, facts: Sequence[Fact], said: Mapping[str, datetime], now: datetime
 ) -> tuple[list[str], set[str]]:
     """The facts' ids (in order), and which of them this call created."""
     digests = [content_hash(f.text) for f in facts]
@@ -76,6 +79,7 @@ async def _upsert_facts(
                 f.time_expression,
                 f.confidence,
                 now,
+                *_validity(f, said),
             )
             for fid, f, digest in zip(fresh, facts, digests, strict=True)
         ],
@@ -91,6 +95,24 @@ async def _upsert_facts(
 
 def _when(fact: Fact) -> datetime | None:
     return utc(fact.occurred_at) if fact.occurred_at else None
+
+
+def _validity(fact: Fact, said: Mapping[str, datetime]) -> tuple[object, ...]:
+    """valid_from (stated, or when its first source was said), and its timeline's key."""
+    first = min(said[m] for m in fact.source_message_ids if m in said)
+    attribute = fact.attribute if fact.subject and fact.attribute else None
+    return (
+        utc(fact.valid_from) if fact.valid_from else first,
+        alias_key(fact.subject) if attribute and fact.subject else None,
+        attribute,
+        fact.value if attribute else None,
+        fact.ends and attribute is not None,
+    )
+
+
+def timeline_keys(facts: Iterable[Fact]) -> set[Key]:
+    """The (subject, attribute) timelines these facts are on."""
+    return {(alias_key(f.subject), f.attribute) for f in facts if f.subject and f.attribute}
 
 
 def _first_of_each(
@@ -119,12 +141,14 @@ async def save_facts(
     if len(facts) != len(vectors):
         raise ValueError(f"{len(facts)} facts but {len(vectors)} vectors")
     stored = await current_sources(tx, (m for f in facts for m in f.source_message_ids), read)
+    said = await source_times(tx, stored)
     keep = [i for i, f in enumerate(facts) if stored.intersection(f.source_message_ids)]
     if not keep:
         return 0
     await lock_memory(tx, [user_id])
     kept = [facts[i] for i in keep]
-    ids, created = await _upsert_facts(tx, user_id, kept, now)
+    keys = timeline_keys(kept)
+    ids, created = await _upsert_facts(tx, user_id, kept, said, now)
     new = _first_of_each(keep, ids, created)
     items = [(fid, facts[i].text) for i, fid in new]
     await tx.dialect.add_documents(tx, user_id, ItemKind.FACT, items, vectors[[i for i, _ in new]])
@@ -137,9 +161,10 @@ async def save_facts(
         }
     )
     linked = await insert_each(tx, _linking("fact_sources", "fact_id"), pairs)
-    if new or linked:  # new facts, or known ones with new sources: the answers change
+    changed = await settle(tx, FACTS, user_id, keys)
+    if new or linked or changed:  # new facts, new sources, or timelines moved: answers change
         await bump_memory_version(tx, user_id)
     return len(new)
 
 
-__all__ = ["content_hash", "insert_each", "link_sources", "save_facts"]
+__all__ = ["content_hash", "insert_each", "link_sources", "save_facts", "timeline_keys"]

@@ -26,13 +26,15 @@ from memfuse_server.storage.ops.facts import content_hash, insert_each, link_sou
 from memfuse_server.storage.ops.locks import lock_memory
 from memfuse_server.storage.ops.rows import iso, utc
 from memfuse_server.storage.ops.sources import current_sources
+from memfuse_server.storage.ops.validity import RELATIONS, keys_of, settle, source_times
 from memfuse_server.storage.ops.version import bump_memory_version
 from memfuse_server.storage.tx import Tx
+from memfuse_server.validity import ends_value, valid_from
 
 _INSERT_RELATION = """
 INSERT INTO relations (id, user_id, subject_id, predicate, object_id, valid_at, fact,
-    confidence, content_hash, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+    confidence, content_hash, created_at, updated_at, recorded_at, valid_from, attribute, ends)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13)
 ON CONFLICT (user_id, content_hash) DO NOTHING RETURNING id
 """
 
@@ -119,6 +121,7 @@ class _Sourced(Protocol):
 
 S = TypeVar("S", bound=_Sourced)
 Upsert = Callable[[Tx, str, S, Vectors, datetime], Awaitable[Upserted]]
+Settle = Callable[[Tx, str, list[str]], Awaitable[int]]
 
 
 async def _save(
@@ -130,21 +133,27 @@ async def _save(
     upsert: Upsert[S],
     sources: tuple[str, str],
     read: Sequence[EpisodeMessage] | None,
+    settle_ids: Settle | None = None,
 ) -> int:
     """Upsert each item whose source messages are still stored (and as ``read``, when
-    given), link it to them; how many were new. Any change a query shows (a new item, a
-    new source, type or alias of a known one) bumps the user's memory version."""
+    given), link it to them, then let ``settle_ids`` recompute their timelines; how many were
+    new. Any change a query shows (a new item, a new source, type or alias of a known one, a
+    timeline that moved) bumps the user's memory version."""
     stored = await current_sources(tx, (m for i in items for m in i.source_message_ids), read)
     if not stored:
         return 0
     await lock_memory(tx, [user_id])
     new = changed = 0
+    saved: list[str] = []
     for item, vector in zip(items, vectors, strict=True):
         found = sorted(stored.intersection(item.source_message_ids))
         if found:
             done = await upsert(tx, user_id, item, vector[None, :], now)
             new += done.created
+            saved.append(done.id)
             changed += done.changed + await link_sources(tx, *sources, done.id, found)
+    if settle_ids:
+        changed += await settle_ids(tx, user_id, saved)
     if changed:
         await bump_memory_version(tx, user_id)
     return new
@@ -176,7 +185,10 @@ async def _upsert_relation(
     subject_id, object_id = subject.id, object_.id
     endpoints = subject.changed or object_.changed
     valid = iso(rel.valid_at)
-    digest = content_hash(subject_id, rel.predicate, object_id, valid[:10] if valid else None)
+    ended = ("ends",) if rel.ends else ()
+    digest = content_hash(
+        subject_id, rel.predicate, object_id, valid[:10] if valid else None, *ended
+    )
     relation_id = str(uuid.uuid4())
     created = await tx.fetchval(
         _INSERT_RELATION,
@@ -190,15 +202,25 @@ async def _upsert_relation(
         rel.confidence,
         digest,
         now,
+        *await _validity(tx, rel, now),
     )
     if created is None:
         found = await tx.fetchval(
             "SELECT id FROM relations WHERE user_id = $1 AND content_hash = $2", user_id, digest
         )
         return Upserted(str(found), False, endpoints)
-    text = relation_text(rel.subject, rel.predicate, rel.object)
+    text = relation_text(rel.subject, rel.predicate, rel.object, ends=rel.ends)
     await tx.dialect.add_documents(tx, user_id, ItemKind.RELATION, [(relation_id, text)], vector)
     return Upserted(relation_id, True, True)
+
+
+async def _validity(tx: Tx, rel: Relation, now: datetime) -> tuple[object, ...]:
+    """valid_from (stated, or when its first source was said), attribute, ends."""
+    said = await source_times(tx, rel.source_message_ids)
+    first = min(said.values(), default=now)
+    stated = utc(rel.valid_at) if rel.valid_at else None
+    start = valid_from(stated, first, stateful=rel.attribute is not None)
+    return start, rel.attribute, rel.attribute is not None and ends_value(rel.predicate, rel.ends)
 
 
 async def save_relations(
@@ -209,8 +231,15 @@ async def save_relations(
     now: datetime,
     read: Sequence[EpisodeMessage] | None = None,
 ) -> int:
+    """Relations not seen before, sources linked to all; the timelines they join settled."""
     sources = ("relation_sources", "relation_id")
-    return await _save(tx, user_id, relations, vectors, now, _upsert_relation, sources, read)
+    return await _save(
+        tx, user_id, relations, vectors, now, _upsert_relation, sources, read, _settle_relations
+    )
+
+
+async def _settle_relations(tx: Tx, user_id: str, ids: list[str]) -> int:
+    return await settle(tx, RELATIONS, user_id, await keys_of(tx, RELATIONS, ids))
 
 
 __all__ = ["Upserted", "find_entity", "save_entities", "save_relations", "upsert_entity"]

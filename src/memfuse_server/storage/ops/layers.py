@@ -3,6 +3,8 @@ neighbourhood."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from memfuse_server.models import JSON, ItemKind, MemoryItem
 from memfuse_server.storage.ops.resolve import (
     RESOLVERS,
@@ -16,18 +18,26 @@ from memfuse_server.storage.tx import Tx
 _TABLES = {ItemKind.FACT: "facts", ItemKind.ENTITY: "entities", ItemKind.RELATION: "relations"}
 
 
+_HOLDING = (
+    " AND (valid_from IS NULL OR valid_from <= $4) AND (valid_until IS NULL OR valid_until > $4)"
+)
+
+
 async def list_items(
-    tx: Tx, user_id: str, kind: ItemKind, limit: int, offset: int
+    tx: Tx, user_id: str, kind: ItemKind, limit: int, offset: int, moment: datetime | None = None
 ) -> list[MemoryItem]:
-    """A page of the user's facts, entities or relations, newest first."""
+    """A page of the user's facts, entities or relations, newest first; with ``moment``,
+    only the facts and relations that held then (entities have no validity)."""
+    timed = moment is not None and kind is not ItemKind.ENTITY
     ids = [
         r[0]
         for r in await tx.fetch(
-            f"SELECT id FROM {_TABLES[kind]} WHERE user_id = $1"
+            f"SELECT id FROM {_TABLES[kind]} WHERE user_id = $1{_HOLDING if timed else ''}"
             " ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
             user_id,
             limit,
             offset,
+            *([moment] if timed else []),
         )
     ]
     if not ids:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from memfuse_server.models import ItemKind
 from memfuse_server.storage.ops.entities import AGENTS, USERS, delete_named, get_named, get_session
 from memfuse_server.storage.ops.locks import lock_memory, lock_sessions
+from memfuse_server.storage.ops.validity import FACTS, RELATIONS, keys_of, settle
 from memfuse_server.storage.ops.version import bump_memory_versions
 from memfuse_server.storage.tx import Tx
 
@@ -24,6 +25,8 @@ _DERIVED = (
     (ItemKind.RELATION, "relations", "relation_sources", "relation_id"),
     (ItemKind.ENTITY, "entities", "entity_sources", "entity_id"),
 )
+
+_TIMELINES = {ItemKind.FACT: FACTS, ItemKind.RELATION: RELATIONS}
 
 
 async def _orphans(tx: Tx, sources: str, column: str, message_ids: Sequence[str]) -> list[str]:
@@ -60,8 +63,12 @@ async def delete_items(
             )
         ]
         await delete_items(tx, user_id, ItemKind.RELATION, "relations", linked)
+    timelines = _TIMELINES.get(kind)
+    keys = await keys_of(tx, timelines, ids) if timelines else []
     await tx.dialect.remove_documents(tx, user_id, kind, ids)
     await tx.execute(f"DELETE FROM {table} WHERE id = ANY($1::text[])", list(ids))
+    if timelines and keys:  # what these statements closed opens again
+        await settle(tx, timelines, user_id, keys)
 
 
 async def forget_messages(tx: Tx, user_id: str, message_ids: Sequence[str]) -> None:

@@ -9,6 +9,7 @@ from memfuse_server.layers.texts import alias_key, relation_text
 from memfuse_server.models import JSON, ItemKind, MemoryItem
 from memfuse_server.storage.ops.rows import dt, iso, js
 from memfuse_server.storage.tx import Row, Tx
+from memfuse_server.validity import ends_value
 
 Key = tuple[ItemKind, str]
 _RELATION = (
@@ -140,10 +141,24 @@ async def resolve_facts(tx: Tx, user_id: str, ids: Sequence[str]) -> list[Memory
                 "time_expression": r["time_expression"],
                 "subject": r["subject"],
                 "confidence": r["confidence"],
+                **_validity(r),
+                "value": r["value"],
             },
         )
         for r in rows
     ]
+
+
+def _validity(r: Row) -> JSON:
+    """When a fact or relation holds, what ended it, and the attribute it states."""
+    return {
+        "valid_from": iso(r["valid_from"]),
+        "valid_until": iso(r["valid_until"]),
+        "superseded_by": r["superseded_by"],
+        "recorded_at": iso(r["recorded_at"]),
+        "attribute": r["attribute"],
+        "ends": bool(r["ends"]),
+    }
 
 
 async def resolve_relations(tx: Tx, user_id: str, ids: Sequence[str]) -> list[MemoryItem]:
@@ -160,7 +175,8 @@ async def resolve_relations(tx: Tx, user_id: str, ids: Sequence[str]) -> list[Me
 
 
 def _relation_content(r: Row) -> str:
-    text = relation_text(r["subject_name"], r["predicate"], r["object_name"])
+    negated = bool(r["ends"]) and not ends_value(r["predicate"], False)
+    text = relation_text(r["subject_name"], r["predicate"], r["object_name"], ends=negated)
     valid = iso(r["valid_at"])
     return f"{text} (as of {valid[:10]})" if valid else text
 
@@ -173,6 +189,7 @@ def _relation_extra(r: Row) -> JSON:
         "valid_at": iso(r["valid_at"]),
         "fact": r["fact"],
         "confidence": r["confidence"],
+        **_validity(r),
     }
 
 
@@ -190,6 +207,19 @@ async def aliases(tx: Tx, user_id: str, ids: Sequence[str]) -> dict[str, list[st
     return out
 
 
+async def _first_said(tx: Tx, ids: Sequence[str]) -> dict[str, str | None]:
+    """When each entity was first mentioned (its earliest source message)."""
+    if not ids:
+        return {}
+    rows = await tx.fetch(
+        "SELECT s.entity_id, MIN(m.created_at) FROM entity_sources s"
+        " JOIN messages m ON m.id = s.message_id WHERE s.entity_id = ANY($1::text[])"
+        " GROUP BY s.entity_id",
+        list(ids),
+    )
+    return {r[0]: iso(r[1]) for r in rows}
+
+
 async def resolve_entities(tx: Tx, user_id: str, ids: Sequence[str]) -> list[MemoryItem]:
     rows = await tx.fetch(
         "SELECT * FROM entities WHERE user_id = $1 AND id = ANY($2::text[])", user_id, list(ids)
@@ -197,11 +227,17 @@ async def resolve_entities(tx: Tx, user_id: str, ids: Sequence[str]) -> list[Mem
     found = [r["id"] for r in rows]
     sources = await _sources(tx, "entity_sources", "entity_id", found)
     names_of = await aliases(tx, user_id, found) if found else {}
+    first = await _first_said(tx, found)
     items = []
     for r in rows:
         names = [a for a in names_of.get(r["id"], []) if alias_key(a) != alias_key(r["name"])]
         content = f"{r['name']} ({r['type']})" + (f", also {', '.join(names)}" if names else "")
-        extra = {"name": r["name"], "entity_type": r["type"], "aliases": names}
+        extra = {
+            "name": r["name"],
+            "entity_type": r["type"],
+            "aliases": names,
+            "valid_from": first.get(r["id"]),
+        }
         items.append(_item(ItemKind.ENTITY, r, content, sources.get(r["id"], []), extra))
     return items
 
