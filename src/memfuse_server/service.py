@@ -108,6 +108,16 @@ class MemoryService:
         self.on_latency(time.perf_counter() - started)
         return ids
 
+    async def flush_session(self, session_id: str, owner: str | None = None) -> str | None:
+        """Close the session's open window now, so its episode is derived at once; the
+        episode's id, or None when the window was empty."""
+        session = await self.store.get_session(session_id, owner)
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        episode_id = await self.store.flush_window(session, request_id)
+        if episode_id is not None:
+            self.on_write()
+        return episode_id
+
     async def update_messages(
         self,
         session_id: str,

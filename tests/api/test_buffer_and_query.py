@@ -36,6 +36,12 @@ def _new_session(api: httpx.Client) -> tuple[str, str, str]:
     return uid, aid, create_session(api, uid, aid, uniq("session"))
 
 
+def _exchange(api: httpx.Client, sid: str, said: str, answered: str) -> list[str]:
+    """A user message and the assistant's answer; their ids."""
+    messages = [{"role": "user", "content": said}, {"role": "assistant", "content": answered}]
+    return add_messages(api, sid, messages)
+
+
 @pytest.fixture
 def fresh_api(fresh_server: ServerProcess) -> Iterator[httpx.Client]:
     """A client of ``fresh_server`` (the test sets its settings and starts it first)."""
@@ -163,13 +169,11 @@ def test_idle_window_closes_by_itself(fresh_server: ServerProcess, fresh_api: ht
     fresh_server.start()
     api = fresh_api
     uid, _, sid = _new_session(api)
-    ids = add_messages(
+    ids = _exchange(
         api,
         sid,
-        [
-            {"role": "user", "content": "My grandmother grew saffron crocuses in Kozani."},
-            {"role": "assistant", "content": "Saffron from Kozani is famous."},
-        ],
+        "My grandmother grew saffron crocuses in Kozani.",
+        "Saffron from Kozani is famous.",
     )
     assert _ids(list_messages(api, sid, buffer_only=True)) == ids[::-1]
     deadline = time.monotonic() + 20
@@ -186,6 +190,27 @@ def test_idle_window_closes_by_itself(fresh_server: ServerProcess, fresh_api: ht
     assert chunk["metadata"]["source_message_ids"] == ids
     assert chunk["metadata"]["scope"] == "in_session"
     assert "grandmother grew saffron" in chunk["content"] and "famous" in chunk["content"]
+
+
+def test_a_flush_closes_the_window_now(api: httpx.Client) -> None:
+    uid, _, sid = _new_session(api)
+    ids = _exchange(
+        api,
+        sid,
+        "Maya sold her old cello to a school in Porto.",
+        "That cello will have a second life.",
+    )
+    flushed = ok(api.post(f"/sessions/{sid}/flush"))
+    assert flushed["session_id"] == sid and flushed["episode_id"]
+    assert list_messages(api, sid, buffer_only=True) == []  # no idle wait (60 s here)
+    assert _ids(list_messages(api, sid, buffer_only=False)) == ids[::-1]
+    deadline = time.monotonic() + 30  # the episode's facts and graph are derived at once
+    while not (facts := ok(api.get(f"/users/{uid}/facts"))["facts"]):
+        assert time.monotonic() < deadline, "no fact was derived"
+        time.sleep(0.2)
+    assert any("cello" in f["content"] for f in facts)
+    assert ok(api.post(f"/sessions/{sid}/flush"))["episode_id"] is None  # nothing left open
+    err(api.post("/sessions/no-such-session/flush"), 404)
 
 
 def _words(tag: str, n: int) -> str:

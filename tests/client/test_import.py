@@ -52,8 +52,11 @@ def write_json(path: Path, value: Any) -> Path:
     return path
 
 
-def user_messages(api: str, user_name: str) -> dict[str, list[str]]:
-    """Session name -> message contents in time order, for the user of this name."""
+def user_messages(
+    api: str, user_name: str, buffer_only: bool | None = None
+) -> dict[str, list[str]]:
+    """Session name -> message contents in time order, for the user of this name
+    (``buffer_only`` True: those still in the session's open round window)."""
     with httpx.Client(base_url=api, timeout=30) as http:
         found = http.get("/users", params={"name": user_name})
         if found.status_code == 404:
@@ -62,7 +65,9 @@ def user_messages(api: str, user_name: str) -> dict[str, list[str]]:
         sessions = http.get("/sessions", params={"user_id": user_id}).json()["data"]["sessions"]
         out = {}
         for s in sessions:
-            params = {"limit": 1000, "order": "asc"}
+            params: dict[str, Any] = {"limit": 1000, "order": "asc"}
+            if buffer_only is not None:
+                params["buffer_only"] = buffer_only
             listed = http.get(f"/sessions/{s['id']}/messages", params=params).json()["data"]
             out[s["name"]] = [m["content"] for m in listed["messages"]]
         return out
@@ -183,6 +188,8 @@ def test_import_then_again_adds_nothing_the_second_time(
     assert first.returncode == 0, first.stderr
     assert "new on the server" in first.stdout
     assert user_messages(server.api, user) == expected(conversation)
+    # every session's last window was closed at the end: nothing waits for the idle time
+    assert all(not left for left in user_messages(server.api, user, buffer_only=True).values())
 
     again = server.cli("import", str(path), "--url", server.base_url, "--adaptive")
     assert again.returncode == 0, again.stderr

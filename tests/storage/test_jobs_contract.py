@@ -6,7 +6,10 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
+
 from memfuse_server.embeddings.base import Vectors
+from memfuse_server.errors import NotFound
 from memfuse_server.models import LayerTimings, utcnow
 from memfuse_server.storage import Store
 from tests.storage.test_store_contract import add, new_session, prepared
@@ -103,3 +106,24 @@ async def test_editing_an_episode_message_enqueues_its_reprocessing(
     await store.update_messages(session.id, ids[:1], [prepared("z")], vectors(1))
     again = await store.claim_jobs("w", 10, 60)
     assert [j.payload for j in again] == [first[0].payload]
+
+
+async def test_flushing_a_window_closes_it_now_and_enqueues_its_job(
+    store: Store, vectors: VecFn
+) -> None:
+    session = await new_session(store)
+    ids = await add(store, session, ["one", "two"], vectors)
+    assert await store.claim_jobs("w", 10, 60) == []  # the window is open
+    version = await store.memory_version(session.user_id)
+    episode_id = await store.flush_window(session)
+    assert episode_id is not None
+    assert await store.memory_version(session.user_id) > version
+    jobs = await store.claim_jobs("w", 10, 60)
+    assert [j.payload["episode_id"] for j in jobs] == [episode_id]
+    episode = await store.episode_input(episode_id)
+    assert episode is not None and [m.id for m in episode.messages] == ids
+    assert await store.flush_window(session) is None  # empty now: nothing to close
+    assert await store.claim_jobs("w2", 10, 60) == []
+    await store.delete_session(session.id)
+    with pytest.raises(NotFound):
+        await store.flush_window(session)

@@ -154,6 +154,12 @@ class AsyncClient(Named, AsyncClosing):
         )
         return Session.model_validate(data["session"])
 
+    async def flush_session(self, session_id: str) -> str | None:
+        """Close the session's open round window now, so its last episode is derived at once
+        (an import's session has ended); the episode's id, or None when the window was empty."""
+        data = await self._call("POST", f"/sessions/{session_id}/flush", idempotent=True)
+        return None if data["episode_id"] is None else str(data["episode_id"])
+
     async def delete_session(self, session_id: str) -> str:
         """Delete a session, its messages and what was derived from them."""
         data = await self._call("DELETE", f"/sessions/{session_id}", idempotent=True)

@@ -141,6 +141,7 @@ class Client:
     get_session = _blocking(AsyncClient.get_session)
     update_session = _blocking(AsyncClient.update_session)
     delete_session = _blocking(AsyncClient.delete_session)
+    flush_session = _blocking(AsyncClient.flush_session)
 
     add_messages = _blocking(AsyncClient.add_messages)
     list_messages = _blocking(AsyncClient.list_messages)

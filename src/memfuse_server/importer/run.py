@@ -7,7 +7,9 @@ conversation, the session and the message's position (for an export: from the co
 the message's ids): run the same file again (after Ctrl-C, a crash, or to be sure) and the server
 answers the messages it already has with their first answer and adds only the missing ones.
 A session's messages go one after another, in file order (sessions run in parallel), so the
-server builds its round windows from turns in the order they were said.
+server builds its round windows from turns in the order they were said. At the end every
+session's open window is closed (``POST /sessions/{id}/flush``), so the last episode of each is
+derived at once instead of after the server's idle time (``buffer.idle_seconds``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class ImportReport:
     interrupted: bool = False
     cut_off: int = 0  # in flight at Ctrl-C: the server may have stored them
     held_back: int = 0  # not sent: an earlier message of their session failed
+    flushed: int = 0  # sessions whose open window the import closed at its end
 
     @classmethod
     def of(cls, conversations: Sequence[Conversation], options: ImportOptions) -> ImportReport:
@@ -251,8 +254,17 @@ async def run_import(
         report.elapsed_seconds = time.perf_counter() - start
         progress.stop()
     report.final_concurrency = result.final_concurrency
+    report.flushed = await _flush(client, targets, options.concurrency)
     report.new_messages = await _count_new(client, targets, options.concurrency)
     return report
+
+
+async def _flush(client: AsyncClient, targets: Sequence[Target], concurrency: int) -> int:
+    """Close every imported session's open window, so that its last episode is derived now
+    rather than after the server's idle time; the episodes this closed."""
+    ids = list(dict.fromkeys(t.session_id for t in targets))
+    closed = await _bounded(concurrency, [partial(client.flush_session, sid) for sid in ids])
+    return sum(episode is not None for episode in closed)
 
 
 __all__ = [

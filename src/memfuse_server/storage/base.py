@@ -142,6 +142,9 @@ class MessageStore(Protocol):
         self, session_id: str, message_ids: Sequence[str], owner: str | None = None
     ) -> None: ...
     async def close_idle_windows(self, idle_since: datetime) -> int: ...
+    async def flush_window(self, session: Session, request_id: str | None = None) -> str | None:
+        """Close ``session``'s open window now: its episode's id (None: it was empty)."""
+        ...
 
 
 class KnowledgeStore(Protocol):

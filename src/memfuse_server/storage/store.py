@@ -206,6 +206,9 @@ class SqlStore:
     async def close_idle_windows(self, idle_since: datetime) -> int:
         return await self._write(msg.close_idle, idle_since, utcnow())
 
+    async def flush_window(self, session: Session, request_id: str | None = None) -> str | None:
+        return await self._write(msg.flush_window, session, utcnow(), request_id)
+
     # knowledge
     async def add_knowledge(
         self, user_id: str, contents: Sequence[str], vectors: Vectors

@@ -40,6 +40,16 @@ async def get_session(session_id: str, service: Service, caller: Caller) -> Resp
     return ok({"session": session_json(await service.store.get_session(session_id, caller.owner))})
 
 
+@router.post(
+    "/{session_id}/flush",
+    summary="Close the session's open round window now (ext): its episode is derived at once",
+)
+async def flush_session(session_id: str, service: Service, caller: Caller) -> Response:
+    episode_id = await service.flush_session(session_id, caller.owner)
+    message = "Window closed" if episode_id else "The window was empty"
+    return ok({"session_id": session_id, "episode_id": episode_id}, message)
+
+
 @router.put("/{session_id}", summary="Rename a session")
 async def update_session(
     session_id: str, body: SessionUpdate, service: Service, caller: Caller

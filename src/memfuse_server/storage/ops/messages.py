@@ -278,9 +278,23 @@ async def close_idle(tx: Tx, idle_since: datetime, now: datetime) -> int:
     return len(closed)
 
 
+async def flush_window(
+    tx: Tx, session: Session, now: datetime, request_id: str | None = None
+) -> str | None:
+    """Close the session's open window now, whatever its size or age (an import's session
+    ended): its episode's id, or None when the window was empty."""
+    if await lock_window(tx, session.id) is None:
+        raise NotFound(f"Session {session.id} not found; it may have been deleted.")
+    episode_id = await close_window(tx, session.id, session.user_id, now, request_id)
+    if episode_id is not None:
+        await bump_memory_version(tx, session.user_id)
+    return episode_id
+
+
 __all__ = [
     "close_idle",
     "delete_messages",
+    "flush_window",
     "idempotent_result",
     "insert_messages",
     "list_messages",
