@@ -1,6 +1,6 @@
 """Local embedding backends compared: throughput, latency, CPU and start-up cost.
 
-    python benchmarks/embedder.py [--seconds 3] [--rounds 3] [--threads 1,2] [--backends onnx,numpy,torch]
+    python benchmarks/embedder.py [--seconds 3] [--rounds 3] [--threads 1,2] [--backends onnx,onnx-int8,numpy,torch]
 
 Prints a markdown table: sentences/s when the encoder is called with batches
 of 1, 8 and 32 texts; through the ``MicroBatcher`` with 256 concurrent
@@ -120,9 +120,9 @@ def measure(backend: str, threads: int, seconds: float) -> dict[str, float]:
     from memfuse_server.config import EmbeddingSettings
     from memfuse_server.embeddings.local import load_encoder
 
-    encoder = load_encoder(
-        EmbeddingSettings.model_validate({"backend": backend, "threads": threads})
-    )
+    name, _, precision = backend.partition("-")  # onnx-int8: embedding.precision int8
+    settings = {"backend": name, "threads": threads, "precision": precision or "float32"}
+    encoder = load_encoder(EmbeddingSettings.model_validate(settings))
     result = {"load_s": time.perf_counter() - start}
     texts = messages(512)
     encoder.encode(texts[:32])  # warm-up
@@ -182,7 +182,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per batch size")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs")
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--backends", default="onnx,numpy,torch")
+    parser.add_argument(
+        "--backends", default="onnx,onnx-int8,numpy,torch", help="onnx-int8: precision int8"
+    )
     parser.add_argument("--child", nargs=2, metavar=("BACKEND", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

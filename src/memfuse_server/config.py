@@ -119,6 +119,12 @@ class EmbeddingSettings(_Section):
         default="onnx", description="local model runtime: onnxruntime, numpy alone, or torch"
     )
     model_path: str = Field(default="", description="folder of a sentence-transformers model")
+    precision: Literal["auto", "float32", "int8"] = Field(
+        default="auto",
+        description="int8 (backend onnx only) quantises the model's weights at start: twice the "
+        "throughput, the same LoCoMo recall@10 (docs/benchmarks.md); float32: as trained; "
+        "auto: int8 on onnx, float32 on the other backends",
+    )
     dimension: int = Field(default=384, ge=1)
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     background_batch_size: int = Field(

@@ -139,6 +139,11 @@ def load_encoder(settings: EmbeddingSettings) -> Encoder:
     model_dir = resolve_model_path(settings.model_path)
     check_dimension(model_dir, settings)
     options: dict[str, Any] = {"max_tokens": settings.max_tokens, "threads": settings.threads}
+    if settings.precision == "int8" and settings.backend != "onnx":
+        raise ConfigurationError(
+            f"embedding.precision int8 needs embedding.backend onnx (it is {settings.backend}); "
+            "set embedding.backend to onnx or embedding.precision to float32."
+        )
     if settings.backend == "torch":
         return TorchEncoder(model_dir, **options)
     if settings.backend == "onnx":
@@ -149,7 +154,7 @@ def load_encoder(settings: EmbeddingSettings) -> Encoder:
                 f"embedding.backend is onnx but {exc.name} is not installed: run "
                 f"`{ONNX_INSTALL}`, or set embedding.backend to numpy."
             ) from exc
-        return OnnxEncoder(model_dir, **options)
+        return OnnxEncoder(model_dir, **options, int8=settings.precision != "float32")
     return NumpyEncoder(model_dir, **options)
 
 
