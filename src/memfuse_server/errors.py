@@ -69,7 +69,16 @@ class Conflict(MemFuseError):
 
 
 class Unavailable(MemFuseError):
-    """A dependency cannot serve the request now; retrying later may succeed."""
+    """A dependency cannot serve the request now; retrying later may succeed.
+
+    ``retry_after``: seconds worth waiting before a retry (the API's ``Retry-After``).
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float = 1.0, errors: list[FieldError] | None = None
+    ) -> None:
+        super().__init__(message, errors=errors)
+        self.retry_after = retry_after
 
 
 class EmbeddingUnavailable(Unavailable):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,6 +49,12 @@ def status_of(exc: MemFuseError) -> int:
     return 500
 
 
+def retry_after(exc: MemFuseError) -> str:
+    """``Retry-After`` in whole seconds (at least 1) of an error that may pass."""
+    seconds = exc.retry_after if isinstance(exc, Unavailable) else 1.0
+    return str(max(1, math.ceil(seconds)))
+
+
 def _location(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"
@@ -66,7 +74,7 @@ async def _memfuse_error(request: Request, exc: Exception) -> Response:
     code = status_of(exc)
     if code >= 500:
         log.error("request failed", error=exc.message, path=request.url.path)
-    headers = {"Retry-After": "1"} if code == 503 else None
+    headers = {"Retry-After": retry_after(exc)} if code == 503 else None
     if code == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     fields = [{"field": e.field, "message": e.message} for e in exc.errors] or None

@@ -7,14 +7,20 @@ writes). Every call runs off the event loop. A write is one transaction,
 ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception, and the whole
 of it runs on the writer thread: the operation's coroutine is driven there to
 its end (``tx.drive``), so no transaction ever waits on the event loop.
+
+When the file cannot be written (read-only, a full disk, an I/O error), a call answers
+``Unavailable`` (503) and the connection that failed is let go: SQLite keeps a connection
+it opened read-only read-only for good, so the next call opens a fresh one, and writes work
+again within a call once the file can be written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -28,7 +34,15 @@ from memfuse_server.storage.tx import Dialect, IndexChanges, Op
 T = TypeVar("T")
 P = ParamSpec("P")
 
-_TRANSIENT = ("locked", "busy", "disk", "unable to open", "readonly", "full", "i/o")
+_BUSY = ("locked", "busy")  # another process holds the file: a retry soon may pass
+_UNWRITABLE = ("disk", "unable to open", "readonly", "full", "i/o")  # an operator must act
+UNWRITABLE_RETRY_SECONDS = 5.0  # Retry-After then: a client retrying every second adds load
+
+
+def _unwritable(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in str(exc).lower() for word in _UNWRITABLE
+    )
 
 
 def sqlite_path(url: str) -> Path:
@@ -108,6 +122,34 @@ class SqliteRunner:
             self._local.conn = conn
         return conn
 
+    def _let_go(self, conn: sqlite3.Connection) -> None:
+        """Close this thread's connection; its next call opens a fresh one."""
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """``begin`` ... COMMIT on this thread's connection, rolled back on any exception;
+        a connection that failed because the file cannot be written is let go."""
+        conn = self._thread_connection()
+        try:
+            conn.execute(begin)
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:  # an error, or a COMMIT that failed
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if _unwritable(exc):
+                self._let_go(conn)
+            raise
+
     async def open(self) -> int:
         """Create the file if needed and bring its schema up to date."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,15 +159,9 @@ class SqliteRunner:
         """Run ``op(tx, ...)`` as one write transaction on the writer thread."""
 
         def transaction() -> tuple[T, IndexChanges]:
-            conn = self._thread_connection()
-            tx = SqliteTx(conn, self.dialect)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction("BEGIN IMMEDIATE") as conn:
+                tx = SqliteTx(conn, self.dialect)
                 result = drive(op(tx, *args, **kw))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
             return result, tx.changes
 
         return await self._run(self._writer_pool, transaction)
@@ -134,12 +170,8 @@ class SqliteRunner:
         """Run ``op(tx, ...)`` on a reader thread (a consistent snapshot)."""
 
         def snapshot() -> T:
-            conn = self._thread_connection()
-            conn.execute("BEGIN")
-            try:
+            with self._transaction("BEGIN") as conn:
                 return drive(op(SqliteTx(conn, self.dialect), *args, **kw))
-            finally:
-                conn.execute("COMMIT")
 
         return await self._run(self._reader_pool, snapshot)
 
@@ -170,8 +202,14 @@ class SqliteRunner:
         try:
             return await loop.run_in_executor(pool, self._counted(call))
         except sqlite3.OperationalError as exc:
-            text = str(exc).lower()
-            if any(word in text for word in _TRANSIENT):
+            if _unwritable(exc):
+                raise Unavailable(
+                    f"The database file cannot be written ({exc}): check the disk's free space"
+                    f" and that {self.path} and its folder are writable; the server writes"
+                    " again by itself once they are, so retry in a few seconds.",
+                    retry_after=UNWRITABLE_RETRY_SECONDS,
+                ) from exc
+            if any(word in str(exc).lower() for word in _BUSY):
                 raise Unavailable(
                     f"The database cannot serve the request right now ({exc}); retry shortly."
                 ) from exc
