@@ -146,6 +146,18 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """A message as ranking reads it: who said it, when, where, and its vector."""
+
+    id: str
+    session_id: str
+    speaker: str  # the message's name, else its role
+    content: str
+    created_at: datetime
+    vector: Any  # float32, unit length (``embeddings.base.Vectors`` row); None if not embedded
+
+
+@dataclass(frozen=True)
 class MemoryItem:
     """A searchable item resolved for a query result."""
 

@@ -59,6 +59,8 @@ def _check_result(r: dict[str, Any], user_id: str) -> None:
     if r["type"] in ("message", "chunk"):
         assert meta["level"] == 0, r
     assert isinstance(meta["source_message_ids"], list), r
+    if "all_source_message_ids" in meta:  # the sources that carry the match, best first
+        assert set(meta["source_message_ids"]) <= set(meta["all_source_message_ids"]), r
     assert {"agent_id", "session_id", "session_name", "scope"} <= set(meta), r
     parse_ts(r["created_at"])
     parse_ts(r["updated_at"])
@@ -157,7 +159,7 @@ def test_round_window_closes_after_max_rounds(
 
     chunks = [r for r in query(api, uid, "Danube delta pelicans") if r["type"] == "chunk"]
     assert chunks, "the closed window is searchable as an episode chunk"
-    assert chunks[0]["metadata"]["source_message_ids"] == ids
+    assert chunks[0]["metadata"]["all_source_message_ids"] == ids
     assert chunks[0]["metadata"]["session_id"] == sid
     for _, text in turns:
         assert text in chunks[0]["content"]
@@ -187,7 +189,7 @@ def test_idle_window_closes_by_itself(fresh_server: ServerProcess, fresh_api: ht
     assert chunks, results
     chunk = chunks[0]
     _check_result(chunk, uid)
-    assert chunk["metadata"]["source_message_ids"] == ids
+    assert chunk["metadata"]["all_source_message_ids"] == ids
     assert chunk["metadata"]["scope"] == "in_session"
     assert "grandmother grew saffron" in chunk["content"] and "famous" in chunk["content"]
 
@@ -279,7 +281,7 @@ def test_delete_and_update_follow_into_episodes(token_api: httpx.Client) -> None
     add_messages(api, sid, [{"role": "user", "content": _words("closer", 45)}])
     assert set(_ids(list_messages(api, sid, buffer_only=False))) == {x, y}
     chunk = next(r for r in query(api, uid, "axolotl capybara") if r["type"] == "chunk")
-    assert chunk["metadata"]["source_message_ids"] == [x, y]
+    assert chunk["metadata"]["all_source_message_ids"] == [x, y]
 
     new = {"role": "user", "content": "salamander skin " + _words("salamander", 20)}
     ok(api.put(f"/sessions/{sid}/messages", json={"message_ids": [x], "new_messages": [new]}))
@@ -287,7 +289,7 @@ def test_delete_and_update_follow_into_episodes(token_api: httpx.Client) -> None
     assert "axolotl" not in contents(results)
     chunk = next(r for r in results if r["type"] == "chunk")
     assert "salamander skin" in chunk["content"] and "capybara bath" in chunk["content"]
-    assert chunk["metadata"]["source_message_ids"] == [x, y]
+    assert chunk["metadata"]["all_source_message_ids"] == [x, y]
 
     ok(api.request("DELETE", f"/sessions/{sid}/messages", json={"message_ids": [y]}))
     results = query(api, uid, "capybara bath salamander")

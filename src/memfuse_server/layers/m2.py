@@ -8,13 +8,20 @@ where the backend allows it, each failure reported by name.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from memfuse_server.embeddings.base import Embedder
 from memfuse_server.extraction.base import Extractor
 from memfuse_server.fanout import run_all
-from memfuse_server.layers.texts import entity_text, relation_text
+from memfuse_server.layers.texts import degenerate, entity_text, relation_text
 from memfuse_server.models import EpisodeInput, Fact, Graph
 from memfuse_server.storage.base import LayerStore
+
+
+def without_degenerate(graph: Graph) -> Graph:
+    """The graph less the relations that say nothing (``texts.degenerate``)."""
+    kept = tuple(r for r in graph.relations if not degenerate(r.subject, r.predicate, r.object))
+    return graph if len(kept) == len(graph.relations) else replace(graph, relations=kept)
 
 
 class GraphLayer:
@@ -33,7 +40,7 @@ class GraphLayer:
         self._parallel_writes = parallel_writes
 
     async def run(self, episode: EpisodeInput, facts: Sequence[Fact] | None) -> Graph:
-        graph = await self._extractor.graph(episode, facts)
+        graph = without_degenerate(await self._extractor.graph(episode, facts))
         if not graph.entities and not graph.relations:
             return graph
         texts = [entity_text(e) for e in graph.entities] + [
@@ -56,4 +63,4 @@ class GraphLayer:
         return graph
 
 
-__all__ = ["GraphLayer"]
+__all__ = ["GraphLayer", "without_degenerate"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from memfuse_server.extraction.rules.lexicon import KINSHIP
 from memfuse_server.models import Entity
 
 
@@ -21,4 +22,19 @@ def relation_text(subject: str, predicate: str, obj: str, *, ends: bool = False)
     return f"{subject} {'no longer ' if ends else ''}{predicate.replace('_', ' ')} {obj}"
 
 
-__all__ = ["alias_key", "entity_text", "relation_text"]
+def degenerate(subject: str, predicate: str, obj: str) -> bool:
+    """A relation that says nothing: its object is its subject ("Jolene has partner Jolene"),
+    or only restates the subject and the predicate ("Jolene has partner Jolene's partner",
+    "Caroline has father Caroline's dad"): a role word of the predicate, owned by the subject.
+    """
+    subject_key, object_key = alias_key(subject), alias_key(obj)
+    if object_key == subject_key:
+        return True
+    owned = object_key.removeprefix(f"{subject_key}'s ").removeprefix(f"{subject_key}' ")
+    if owned == object_key or " " in owned:
+        return False
+    role = KINSHIP.get(owned)
+    return owned in predicate.lower().split("_") or (role is not None and role[0] == predicate)
+
+
+__all__ = ["alias_key", "degenerate", "entity_text", "relation_text"]

@@ -12,16 +12,19 @@ Results are cached per user memory version.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from memfuse_server.config import QuerySettings
-from memfuse_server.embeddings.base import Embedder
+from memfuse_server.embeddings.base import Embedder, Vectors
 from memfuse_server.errors import NotFound
 from memfuse_server.models import Hit, ItemKind, QueryResult
 from memfuse_server.retrieval.cache import QueryCache
 from memfuse_server.retrieval.fusion import RankedList, reciprocal_rank_fusion
+from memfuse_server.retrieval.rerank import Candidate, rerank
+from memfuse_server.retrieval.turns import Stems, turn_evidence
 from memfuse_server.retrieval.validity import in_time
 from memfuse_server.storage.base import LayerStore, SearchStore
 
@@ -33,6 +36,8 @@ class QueryStore(SearchStore, LayerStore, Protocol):
 Key = tuple[ItemKind, str]
 AS_OF_BREADTH = 4
 """With ``as_of``, this many candidates per wanted result are resolved: some held later."""
+MIN_POOL = 40
+"""Fused candidates resolved at least: a hit stands for fewer turns, so more hits fill a list."""
 FOCUS_CHARS = 1000
 """About the model's 256-token window: what of a long query is searched."""
 
@@ -72,6 +77,7 @@ class QueryEngine:
         self._store = store
         self._embedder = embedder
         self._settings = settings
+        self._stems = Stems()
         self.cache: QueryCache[list[QueryResult]] = QueryCache(
             settings.cache_size, settings.cache_ttl_seconds
         )
@@ -89,29 +95,29 @@ class QueryEngine:
         return results
 
     async def _search(self, q: MemoryQuery) -> list[QueryResult]:
-        lists = await self._candidates(q)
+        lists, vector = await self._candidates(q)
         fused = reciprocal_rank_fusion(lists, k=self._settings.rrf_k)
-        wanted = fused[: q.top_k * (AS_OF_BREADTH if q.as_of else 2)]
+        wanted = fused[: max(q.top_k * (AS_OF_BREADTH if q.as_of else 2), MIN_POOL)]
         items = await self._store.resolve(q.user_id, [f.key for f in wanted])
-        results = []
-        for f in wanted:
-            item = items.get(f.key)
-            if item is None:  # removed since it was indexed
-                continue
-            scope = (
-                "in_session"
-                if q.session_id and item.session_id == q.session_id
-                else "cross_session"
-            )
-            results.append(QueryResult(item, f.score, scope, dict(f.ranks)))
+        pool = [Candidate(items[f.key], f.score, dict(f.ranks)) for f in wanted if f.key in items]
+        evidence = await self._evidence(q, vector, pool)
+        results = [_result(c, q.session_id) for c in rerank(pool, evidence)]
         ranked = await in_time(results, q.as_of, lambda keys: self._store.resolve(q.user_id, keys))
         return ranked[: q.top_k]
 
-    async def _candidates(self, q: MemoryQuery) -> list[RankedList[Key]]:
+    async def _evidence(
+        self, q: MemoryQuery, vector: Vectors, pool: Sequence[Candidate]
+    ) -> dict[str, float]:
+        """Each candidate turn's own evidence for the query (``turns.py``)."""
+        ids = sorted({m for c in pool for m in c.item.source_message_ids})
+        turns = await self._store.turns(q.user_id, ids)
+        return turn_evidence(vector, self._stems(focus(q.text)), turns, self._stems)
+
+    async def _candidates(self, q: MemoryQuery) -> tuple[list[RankedList[Key]], Vectors]:
         """Every retriever at once; full text and graph do not wait for the embedding."""
         n = self._settings.candidates
         text = focus(q.text)
-        by_kind, text_hits, graph_hits = await asyncio.gather(
+        (vector, by_kind), text_hits, graph_hits = await asyncio.gather(
             self._vector_hits(q.user_id, text, n),
             self._store.search_text(q.user_id, text, n),
             self._store.search_graph(q.user_id, text, n),
@@ -127,11 +133,24 @@ class QueryEngine:
         ]
         lists.append(RankedList("text", _keys(text_hits), self._settings.text_weight))
         lists.append(RankedList("graph", _keys(graph_hits), self._settings.graph_weight))
-        return lists
+        return lists, vector
 
-    async def _vector_hits(self, user_id: str, text: str, n: int) -> dict[ItemKind, list[Hit]]:
+    async def _vector_hits(
+        self, user_id: str, text: str, n: int
+    ) -> tuple[Vectors, dict[ItemKind, list[Hit]]]:
         vector = (await self._embedder.embed([text]))[0]
-        return await self._store.search_vectors(user_id, vector, n)
+        return vector, await self._store.search_vectors(user_id, vector, n)
+
+
+def _result(c: Candidate, session_id: str | None) -> QueryResult:
+    """A candidate as a result: its sources are the turns that carry the match, best first
+    (every source stays in ``all_source_message_ids``)."""
+    item = c.item
+    if item.kind is not ItemKind.MESSAGE and item.source_message_ids:
+        extra = {**item.extra, "all_source_message_ids": list(item.source_message_ids)}
+        item = replace(item, source_message_ids=c.turns, extra=extra)
+    scope = "in_session" if session_id and item.session_id == session_id else "cross_session"
+    return QueryResult(item, c.score, scope, c.ranks)
 
 
 def _keys(hits: list[Hit]) -> list[Key]:

@@ -34,6 +34,7 @@ from memfuse_server.models import (
     QueueStats,
     Relation,
     Session,
+    Turn,
     User,
 )
 
@@ -168,6 +169,9 @@ class SearchStore(Protocol):
     async def resolve(
         self, user_id: str, keys: Sequence[tuple[ItemKind, str]]
     ) -> dict[tuple[ItemKind, str], MemoryItem]: ...
+    async def turns(self, user_id: str, message_ids: Sequence[str]) -> list[Turn]:
+        """These messages as ranking reads them (speaker, time, vector), in time order."""
+        ...
 
 
 # The messages an extractor read (``EpisodeInput.messages``): a save keeps only the sources

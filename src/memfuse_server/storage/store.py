@@ -32,6 +32,7 @@ from memfuse_server.models import (
     QueueStats,
     Relation,
     Session,
+    Turn,
     User,
     utcnow,
 )
@@ -55,6 +56,7 @@ from memfuse_server.storage.ops import (
     removal,
     resolve,
     search,
+    turns,
 )
 from memfuse_server.storage.ops import knowledge as kn
 from memfuse_server.storage.ops import messages as msg
@@ -253,6 +255,9 @@ class SqlStore:
         self, user_id: str, keys: Sequence[tuple[ItemKind, str]]
     ) -> dict[tuple[ItemKind, str], MemoryItem]:
         return await self._read(resolve.resolve, user_id, keys)
+
+    async def turns(self, user_id: str, message_ids: Sequence[str]) -> list[Turn]:
+        return await self._read(turns.turns, user_id, message_ids)
 
     # M1 and M2
     async def episode_input(self, episode_id: str) -> EpisodeInput | None:

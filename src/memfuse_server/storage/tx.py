@@ -90,8 +90,8 @@ class Dialect(Protocol):
 
     async def item_vectors(
         self, tx: Tx, user_id: str, kind: ItemKind, item_ids: Sequence[str]
-    ) -> Vectors:
-        """The stored vectors of these items (those that have one), as a matrix."""
+    ) -> dict[str, Vectors]:
+        """The stored vectors of these items (those that have one), by item id."""
         ...
 
     async def vector_candidates(

@@ -32,10 +32,10 @@ def episode_text(rows: Sequence[Row]) -> str:
 
 
 async def _centroid(tx: Tx, user_id: str, message_ids: Sequence[str]) -> Vectors | None:
-    vectors = await tx.dialect.item_vectors(tx, user_id, ItemKind.MESSAGE, message_ids)
-    if vectors.size == 0:
+    found = await tx.dialect.item_vectors(tx, user_id, ItemKind.MESSAGE, message_ids)
+    if not found:
         return None
-    mean = vectors.mean(axis=0)
+    mean = np.stack(list(found.values())).mean(axis=0)
     norm = float(np.linalg.norm(mean))
     return (mean / norm).astype(np.float32) if norm > 0 else None
 

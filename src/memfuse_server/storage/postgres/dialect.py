@@ -143,17 +143,15 @@ class PostgresDialect:
 
     async def item_vectors(
         self, tx: Tx, user_id: str, kind: ItemKind, item_ids: Sequence[str]
-    ) -> Vectors:
+    ) -> dict[str, Vectors]:
         rows = await tx.fetch(
-            "SELECT embedding FROM documents WHERE user_id = $1 AND kind = $2"
+            "SELECT item_id, embedding FROM documents WHERE user_id = $1 AND kind = $2"
             " AND item_id = ANY($3::text[])",
             user_id,
             kind.value,
             list(item_ids),
         )
-        if not rows:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([r[0].to_numpy() for r in rows]).astype(np.float32)
+        return {r[0]: r[1].to_numpy().astype(np.float32) for r in rows}
 
     async def vector_candidates(
         self, tx: Tx, user_id: str, vector: Vectors, per_kind: int

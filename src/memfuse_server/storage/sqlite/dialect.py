@@ -144,15 +144,13 @@ class SqliteDialect:
 
     async def item_vectors(
         self, tx: Tx, user_id: str, kind: ItemKind, item_ids: Sequence[str]
-    ) -> Vectors:
+    ) -> dict[str, Vectors]:
         rows = await tx.fetch(
-            "SELECT vector FROM documents WHERE kind = $1 AND item_id = ANY($2::text[])",
+            "SELECT item_id, vector FROM documents WHERE kind = $1 AND item_id = ANY($2::text[])",
             kind.value,
             list(item_ids),
         )
-        if not rows:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
     async def vector_candidates(
         self, tx: Tx, user_id: str, vector: Vectors, per_kind: int
