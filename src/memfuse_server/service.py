@@ -190,6 +190,13 @@ class MemoryService:
             found[part] = [mark(i, now) for i in found[part]]
         return found
 
+    async def forget_items(self, user_id: str, kind: ItemKind, ids: Sequence[str]) -> None:
+        """Delete facts, entities or relations; processing their episodes again does not
+        bring them back (``storage/ops/forgetting.py``)."""
+        _distinct(ids, "ids")
+        await self.store.get_user(user_id)
+        await self.store.forget_items(user_id, kind, ids)
+
     # query
     async def query(self, q: MemoryQuery) -> list[QueryResult]:
         started = time.perf_counter()

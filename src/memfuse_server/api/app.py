@@ -19,6 +19,7 @@ from memfuse_server.api.envelope import EnvelopeResponse
 from memfuse_server.api.middleware import BodyGuard, InFlightLimit, RequestLog, TrailingSlash
 from memfuse_server.api.routes import (
     api_keys,
+    forget,
     health,
     knowledge,
     layers,
@@ -127,6 +128,7 @@ def create_app(settings: Settings, opened: MemoryService | None = None) -> FastA
         knowledge.router,
         query.router,
         layers.router,
+        forget.router,
         api_keys.router,
         stats.router,
     ):

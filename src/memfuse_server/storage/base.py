@@ -207,6 +207,10 @@ class LayerStore(Protocol):
         ...
 
     async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON | None: ...
+    async def forget_items(self, user_id: str, kind: ItemKind, ids: Sequence[str]) -> None:
+        """Delete the user's facts, entities or relations (``NotFound`` if one is not the
+        user's) so that processing their episodes again does not bring them back."""
+        ...
 
 
 class ApiKeyStore(Protocol):

@@ -50,6 +50,7 @@ from memfuse_server.storage.ops import entities as ent
 from memfuse_server.storage.ops import (
     episodes,
     facts,
+    forgetting,
     graph,
     jobs,
     layers,
@@ -290,6 +291,9 @@ class SqlStore:
 
     async def neighbourhood(self, user_id: str, entity_id: str, limit: int) -> JSON | None:
         return await self._read(layers.neighbourhood, user_id, entity_id, limit)
+
+    async def forget_items(self, user_id: str, kind: ItemKind, ids: Sequence[str]) -> None:
+        await self._write(forgetting.forget_items, user_id, kind, ids, utcnow())
 
     # API keys
     async def create_api_key(

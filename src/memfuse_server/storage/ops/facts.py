@@ -16,6 +16,7 @@ from datetime import datetime
 from memfuse_server.embeddings.base import Vectors
 from memfuse_server.layers.texts import alias_key
 from memfuse_server.models import EpisodeMessage, Fact, ItemKind
+from memfuse_server.storage.ops.forgetting import forgotten
 from memfuse_server.storage.ops.locks import lock_memory
 from memfuse_server.storage.ops.rows import utc
 from memfuse_server.storage.ops.sources import current_sources
@@ -128,6 +129,15 @@ def _first_of_each(
     return out
 
 
+async def _not_forgotten(
+    tx: Tx, user_id: str, facts: Sequence[Fact], keep: Sequence[int]
+) -> list[int]:
+    """Those of ``keep`` the user has not deleted a fact of (``ops/forgetting.py``)."""
+    digests = {i: content_hash(facts[i].text) for i in keep}
+    gone = await forgotten(tx, user_id, ItemKind.FACT, digests.values())
+    return [i for i in keep if digests[i] not in gone]
+
+
 async def save_facts(
     tx: Tx,
     user_id: str,
@@ -137,7 +147,8 @@ async def save_facts(
     read: Sequence[EpisodeMessage] | None = None,
 ) -> int:
     """Store facts not seen before, add provenance to all; returns how many were new. Only
-    sources still stored (and as ``read``, when given) count: ``sources.current_sources``."""
+    sources still stored (and as ``read``, when given) count: ``sources.current_sources``;
+    a fact the user deleted is not stored again: ``forgetting``."""
     if len(facts) != len(vectors):
         raise ValueError(f"{len(facts)} facts but {len(vectors)} vectors")
     stored = await current_sources(tx, (m for f in facts for m in f.source_message_ids), read)
@@ -146,6 +157,9 @@ async def save_facts(
     if not keep:
         return 0
     await lock_memory(tx, [user_id])
+    keep = await _not_forgotten(tx, user_id, facts, keep)
+    if not keep:
+        return 0
     kept = [facts[i] for i in keep]
     keys = timeline_keys(kept)
     ids, created = await _upsert_facts(tx, user_id, kept, said, now)

@@ -3,7 +3,8 @@
 Every name an entity goes by is an alias row (its own name included, lower-cased),
 so "Mr Okafor" and "Okafor" resolve to one entity once either has been seen with
 the other. Relations name their endpoints; an endpoint not yet known is created
-as an entity of type ``thing``. Both writes are idempotent.
+as an entity of type ``thing``. Both writes are idempotent, and neither brings back
+what the user deleted (``ops/forgetting.py``).
 
 Entities and relations of one episode may be written concurrently (on PostgreSQL,
 on separate pooled connections), and both may create the same entity. Every graph
@@ -23,6 +24,7 @@ from memfuse_server.embeddings.base import Vectors
 from memfuse_server.layers.texts import alias_key, entity_text, relation_text
 from memfuse_server.models import Entity, EntityType, EpisodeMessage, ItemKind, Relation
 from memfuse_server.storage.ops.facts import content_hash, insert_each, link_sources
+from memfuse_server.storage.ops.forgetting import forgotten, forgotten_names
 from memfuse_server.storage.ops.locks import lock_memory
 from memfuse_server.storage.ops.rows import iso, utc
 from memfuse_server.storage.ops.sources import current_sources
@@ -120,7 +122,7 @@ class _Sourced(Protocol):
 
 
 S = TypeVar("S", bound=_Sourced)
-Upsert = Callable[[Tx, str, S, Vectors, datetime], Awaitable[Upserted]]
+Upsert = Callable[[Tx, str, S, Vectors, datetime], Awaitable[Upserted | None]]
 Settle = Callable[[Tx, str, list[str]], Awaitable[int]]
 
 
@@ -149,6 +151,8 @@ async def _save(
         found = sorted(stored.intersection(item.source_message_ids))
         if found:
             done = await upsert(tx, user_id, item, vector[None, :], now)
+            if done is None:  # the user deleted it: ops/forgetting.py
+                continue
             new += done.created
             saved.append(done.id)
             changed += done.changed + await link_sources(tx, *sources, done.id, found)
@@ -168,7 +172,16 @@ async def save_entities(
     read: Sequence[EpisodeMessage] | None = None,
 ) -> int:
     sources = ("entity_sources", "entity_id")
-    return await _save(tx, user_id, entities, vectors, now, upsert_entity, sources, read)
+    return await _save(tx, user_id, entities, vectors, now, _upsert_named, sources, read)
+
+
+async def _upsert_named(
+    tx: Tx, user_id: str, entity: Entity, vector: Vectors, now: datetime
+) -> Upserted | None:
+    """``upsert_entity``, unless the user deleted an entity of one of these names."""
+    if await forgotten_names(tx, user_id, [entity.name, *entity.aliases]):
+        return None
+    return await upsert_entity(tx, user_id, entity, vector, now)
 
 
 async def _endpoint(tx: Tx, user_id: str, name: str, now: datetime) -> Upserted:
@@ -178,17 +191,31 @@ async def _endpoint(tx: Tx, user_id: str, name: str, now: datetime) -> Upserted:
     return await upsert_entity(tx, user_id, Entity(name, EntityType.THING), None, now)
 
 
+def _digest(subject_id: str, rel: Relation, object_id: str) -> str:
+    valid = iso(rel.valid_at)
+    ended = ("ends",) if rel.ends else ()
+    return content_hash(subject_id, rel.predicate, object_id, valid[:10] if valid else None, *ended)
+
+
+async def _forgotten_relation(tx: Tx, user_id: str, rel: Relation) -> bool:
+    """Whether the user deleted this relation, or an entity it names (``ops/forgetting.py``)."""
+    if await forgotten_names(tx, user_id, [rel.subject, rel.object]):
+        return True
+    ends = [await find_entity(tx, user_id, [n]) for n in (rel.subject, rel.object)]
+    if ends[0] is None or ends[1] is None:  # an entity not stored: a relation never deleted
+        return False
+    return bool(await forgotten(tx, user_id, ItemKind.RELATION, [_digest(ends[0], rel, ends[1])]))
+
+
 async def _upsert_relation(
     tx: Tx, user_id: str, rel: Relation, vector: Vectors, now: datetime
-) -> Upserted:
+) -> Upserted | None:
+    if await _forgotten_relation(tx, user_id, rel):
+        return None
     subject, object_ = [await _endpoint(tx, user_id, n, now) for n in (rel.subject, rel.object)]
     subject_id, object_id = subject.id, object_.id
     endpoints = subject.changed or object_.changed
-    valid = iso(rel.valid_at)
-    ended = ("ends",) if rel.ends else ()
-    digest = content_hash(
-        subject_id, rel.predicate, object_id, valid[:10] if valid else None, *ended
-    )
+    digest = _digest(subject_id, rel, object_id)
     relation_id = str(uuid.uuid4())
     created = await tx.fetchval(
         _INSERT_RELATION,
