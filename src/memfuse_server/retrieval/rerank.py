@@ -4,17 +4,22 @@ Fusion ranks items; a result is read as the turns it stands for. Here each
 candidate is told which of its turns carry the match (``turns.py``), and
 relations that say nothing (``layers.texts.degenerate``: "Jolene has partner
 Jolene's partner") are dropped, since such a relation names every turn that
-mentions its subject and matches any query about the subject.
+mentions its subject and matches any query about the subject. When the query names
+one speaker (``speakers.py``), a hit that stands only for other speakers' turns keeps
+``OTHER_SPEAKER`` of its score: a question about Ann is answered by Ann's turns (on
+LoCoMo, 96 % of the evidence of a question naming one speaker is that speaker's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from memfuse_server.layers.texts import degenerate
 from memfuse_server.models import ItemKind, MemoryItem
 from memfuse_server.retrieval.turns import carrying
+
+OTHER_SPEAKER = 0.8  # score kept by a hit that stands only for turns of unasked speakers
 
 
 @dataclass(frozen=True)
@@ -36,18 +41,24 @@ def says_nothing(item: MemoryItem) -> bool:
     )
 
 
-def rerank(pool: Sequence[Candidate], evidence: Mapping[str, float]) -> list[Candidate]:
-    """The candidates worth showing, each with the turns that carry its match."""
-    return [
-        replace(
-            c,
-            turns=carrying(c.item.source_message_ids, evidence)
-            if c.item.source_message_ids
-            else (),
-        )
-        for c in pool
-        if not says_nothing(c.item)
-    ]
+def rerank(
+    pool: Sequence[Candidate],
+    evidence: Mapping[str, float],
+    unasked: Collection[str] = frozenset(),
+) -> list[Candidate]:
+    """The candidates worth showing, each with the turns that carry its match, best first.
+
+    ``unasked``: turns of speakers other than the one the query names; a candidate that
+    stands only for such turns weighs ``OTHER_SPEAKER`` of its score."""
+    out = []
+    for c in pool:
+        if says_nothing(c.item):
+            continue
+        sources = c.item.source_message_ids
+        turns = carrying(sources, evidence) if sources else ()
+        elsewhere = bool(turns) and all(t in unasked for t in turns)
+        out.append(replace(c, turns=turns, score=c.score * (OTHER_SPEAKER if elsewhere else 1.0)))
+    return sorted(out, key=lambda c: -c.score)
 
 
 __all__ = ["Candidate", "rerank", "says_nothing"]

@@ -24,6 +24,7 @@ from memfuse_server.models import Hit, ItemKind, QueryResult
 from memfuse_server.retrieval.cache import QueryCache
 from memfuse_server.retrieval.fusion import RankedList, reciprocal_rank_fusion
 from memfuse_server.retrieval.rerank import Candidate, rerank
+from memfuse_server.retrieval.speakers import name_candidates, topic
 from memfuse_server.retrieval.turns import Stems, turn_evidence
 from memfuse_server.retrieval.validity import in_time
 from memfuse_server.storage.base import LayerStore, SearchStore
@@ -72,6 +73,16 @@ class MemoryQuery:
     as_of: datetime | None = None  # memory as it held then; None: as it holds now
 
 
+@dataclass(frozen=True)
+class QueryView:
+    """What of a query is searched: its focused text, its topic (the text less the speakers
+    it names) and those speakers."""
+
+    text: str
+    topic: str
+    speakers: tuple[str, ...]
+
+
 class QueryEngine:
     def __init__(self, store: QueryStore, embedder: Embedder, settings: QuerySettings) -> None:
         self._store = store
@@ -95,32 +106,44 @@ class QueryEngine:
         return results
 
     async def _search(self, q: MemoryQuery) -> list[QueryResult]:
-        lists, vector = await self._candidates(q)
+        view = await self._view(q)
+        lists, vector = await self._candidates(q, view)
         fused = reciprocal_rank_fusion(lists, k=self._settings.rrf_k)
         wanted = fused[: max(q.top_k * (AS_OF_BREADTH if q.as_of else 2), MIN_POOL)]
         items = await self._store.resolve(q.user_id, [f.key for f in wanted])
         pool = [Candidate(items[f.key], f.score, dict(f.ranks)) for f in wanted if f.key in items]
-        evidence = await self._evidence(q, vector, pool)
-        results = [_result(c, q.session_id) for c in rerank(pool, evidence)]
+        evidence, unasked = await self._evidence(q, view, vector, pool)
+        results = [_result(c, q.session_id) for c in rerank(pool, evidence, unasked)]
         ranked = await in_time(results, q.as_of, lambda keys: self._store.resolve(q.user_id, keys))
         return ranked[: q.top_k]
 
+    async def _view(self, q: MemoryQuery) -> QueryView:
+        """The searched text, the speakers it names, and its topic (``speakers.py``)."""
+        text = focus(q.text)
+        speakers = await self._store.speakers_named(q.user_id, name_candidates(text))
+        return QueryView(text, topic(text, speakers), tuple(speakers))
+
     async def _evidence(
-        self, q: MemoryQuery, vector: Vectors, pool: Sequence[Candidate]
-    ) -> dict[str, float]:
-        """Each candidate turn's own evidence for the query (``turns.py``)."""
+        self, q: MemoryQuery, view: QueryView, vector: Vectors, pool: Sequence[Candidate]
+    ) -> tuple[dict[str, float], frozenset[str]]:
+        """Each candidate turn's own evidence for the query (``turns.py``), and the turns
+        of speakers other than the one the query names (none if it names none, or several)."""
         ids = sorted({m for c in pool for m in c.item.source_message_ids})
         turns = await self._store.turns(q.user_id, ids)
-        return turn_evidence(vector, self._stems(focus(q.text)), turns, self._stems)
+        evidence = turn_evidence(vector, self._stems(view.topic), turns, self._stems, view.speakers)
+        one = len(view.speakers) == 1
+        return evidence, frozenset(t.id for t in turns if one and t.speaker not in view.speakers)
 
-    async def _candidates(self, q: MemoryQuery) -> tuple[list[RankedList[Key]], Vectors]:
-        """Every retriever at once; full text and graph do not wait for the embedding."""
+    async def _candidates(
+        self, q: MemoryQuery, view: QueryView
+    ) -> tuple[list[RankedList[Key]], Vectors]:
+        """Every retriever at once; full text and graph do not wait for the embedding. The
+        topic is embedded and matched; the graph looks up every name, speakers' too."""
         n = self._settings.candidates
-        text = focus(q.text)
         (vector, by_kind), text_hits, graph_hits = await asyncio.gather(
-            self._vector_hits(q.user_id, text, n),
-            self._store.search_text(q.user_id, text, n),
-            self._store.search_graph(q.user_id, text, n),
+            self._vector_hits(q.user_id, view.topic, n),
+            self._store.search_text(q.user_id, view.topic, n),
+            self._store.search_graph(q.user_id, view.text, n),
         )
         weights = self._settings.kind_weights
         lists = [

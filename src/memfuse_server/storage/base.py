@@ -173,6 +173,10 @@ class SearchStore(Protocol):
         """These messages as ranking reads them (speaker, time, vector), in time order."""
         ...
 
+    async def speakers_named(self, user_id: str, names: Sequence[str]) -> list[str]:
+        """Which of ``names`` are speakers (a message's ``name``) of the user."""
+        ...
+
 
 # The messages an extractor read (``EpisodeInput.messages``): a save keeps only the sources
 # still as they were read, so nothing extracted from text edited meanwhile is stored.

@@ -260,6 +260,9 @@ class SqlStore:
     async def turns(self, user_id: str, message_ids: Sequence[str]) -> list[Turn]:
         return await self._read(turns.turns, user_id, message_ids)
 
+    async def speakers_named(self, user_id: str, names: Sequence[str]) -> list[str]:
+        return await self._read(turns.speakers_named, user_id, names)
+
     # M1 and M2
     async def episode_input(self, episode_id: str) -> EpisodeInput | None:
         return await self._read(episodes.episode_input, episode_id)

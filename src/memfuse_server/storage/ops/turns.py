@@ -34,4 +34,16 @@ async def turns(tx: Tx, user_id: str, message_ids: Sequence[str]) -> list[Turn]:
     ]
 
 
-__all__ = ["turns"]
+async def speakers_named(tx: Tx, user_id: str, names: Sequence[str]) -> list[str]:
+    """Which of ``names`` are speakers (the ``name`` of a message) of the user."""
+    if not names:
+        return []
+    rows = await tx.fetch(
+        "SELECT DISTINCT name FROM messages WHERE user_id = $1 AND name = ANY($2::text[])",
+        user_id,
+        list(names),
+    )
+    return sorted(str(r[0]) for r in rows)
+
+
+__all__ = ["speakers_named", "turns"]
