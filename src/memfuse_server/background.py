@@ -24,7 +24,7 @@ from memfuse_server.extraction.base import Extractor
 from memfuse_server.jobs.worker import Worker
 from memfuse_server.layers.m1 import FactLayer
 from memfuse_server.layers.m2 import GraphLayer
-from memfuse_server.models import Job, LayerTimings, utcnow
+from memfuse_server.models import Job, LayerTimings, ProcessKind, utcnow
 from memfuse_server.pipeline import EpisodePipeline
 from memfuse_server.storage.base import Store
 
@@ -35,7 +35,12 @@ PROCESS_EPISODE = "process_episode"
 
 class Background:
     def __init__(
-        self, settings: Settings, store: Store, embedder: Embedder, extractor: Extractor
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        extractor: Extractor,
+        kind: ProcessKind = ProcessKind.SERVE,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -55,6 +60,7 @@ class Background:
             settings.worker,
             self.housekeeping,
             settings.buffer.sweep_interval_seconds,
+            kind=kind,
         )
 
     async def handle(self, job: Job) -> LayerTimings | None:
@@ -86,10 +92,13 @@ class Background:
             await self.extractor.aclose()
 
 
-def build_background(settings: Settings, store: Store, embedder: Embedder) -> Background:
-    """The background over ``embedder``'s background view: its texts wait for the requests'."""
+def build_background(
+    settings: Settings, store: Store, embedder: Embedder, kind: ProcessKind = ProcessKind.SERVE
+) -> Background:
+    """The background over ``embedder``'s background view: its texts wait for the requests'.
+    ``kind``: the process it runs in (part of its worker's identity)."""
     extractor = build_extractor(settings.extraction)
-    return Background(settings, store, background_view(embedder), extractor)
+    return Background(settings, store, background_view(embedder), extractor, kind)
 
 
 __all__ = ["Background", "build_background"]

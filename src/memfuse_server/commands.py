@@ -57,7 +57,7 @@ async def run_worker_until_signal(settings: Settings) -> None:
     store = await _open_for_worker(settings)
     embedder = build_embedder(settings.embedding)
     try:
-        async with build_background(settings, store, embedder).running():
+        async with build_background(settings, store, embedder, ProcessKind.WORKER).running():
             await stop.wait()
             log.info("stopping worker: letting running jobs finish")
     finally:

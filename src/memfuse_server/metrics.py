@@ -70,6 +70,9 @@ def _queue_metrics(q: QueueStats | None) -> Iterator[Metric]:
         return
     yield _gauge("memfuse_jobs_pending", "Background jobs waiting to run.", q.pending)
     yield _gauge("memfuse_jobs_running", "Background jobs running (all workers).", q.running)
+    yield _gauge(
+        "memfuse_jobs_stalled", "Jobs whose worker's lease lapsed, waiting for a worker.", q.stalled
+    )
     yield _gauge("memfuse_jobs_dead_letters", "Jobs that failed every attempt.", q.dead)
     yield _gauge(
         "memfuse_jobs_retries", "Attempts beyond the first, over the jobs kept.", q.retries

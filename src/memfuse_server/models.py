@@ -21,10 +21,12 @@ def utcnow() -> datetime:
 
 class ProcessKind(StrEnum):
     """What a server process runs: ``serve`` (the API, and the worker unless
-    ``worker.enabled`` is false) or ``worker`` (the background worker alone)."""
+    ``worker.enabled`` is false), ``worker`` (the background worker alone) or ``mcp`` (the
+    MCP tools over stdio, and the worker unless ``worker.enabled`` is false)."""
 
     SERVE = "serve"
     WORKER = "worker"
+    MCP = "mcp"
 
 
 class Role(StrEnum):
@@ -208,7 +210,7 @@ class LayerTimings:
 @dataclass(frozen=True)
 class QueueStats:
     pending: int
-    running: int
+    running: int  # leased to a worker whose lease is live
     dead: int
     done: int  # finished and still kept
     retries: int  # attempts beyond the first, over the jobs kept
@@ -216,6 +218,7 @@ class QueueStats:
     m1_ms_avg: float | None  # over the last 100 finished jobs
     m2_ms_avg: float | None
     last_mode: str | None
+    stalled: int = 0  # leased, but the lease lapsed (its worker died): waiting to be claimed
 
     def named(self) -> dict[str, dict[str, Any]]:
         """The ``queue`` and ``layers`` parts of ``GET /api/v1/stats`` (and ``stats`` CLI)."""
@@ -223,6 +226,7 @@ class QueueStats:
             "queue": {
                 "pending": self.pending,
                 "running": self.running,
+                "stalled": self.stalled,
                 "dead_letters": self.dead,
                 "done_kept": self.done,
                 "retries": self.retries,

@@ -45,12 +45,12 @@ def post_conversation(
 
 
 def wait_drained(api: httpx.Client, timeout: float = 60.0) -> dict[str, Any]:
-    """Poll /stats until nothing is pending or running; return the stats."""
+    """Poll /stats until nothing is pending, running or stalled; return the stats."""
     deadline = time.monotonic() + timeout
     while True:
         stats = ok(api.get("/stats"))
         queue = stats["queue"]
-        if queue["pending"] == 0 and queue["running"] == 0:
+        if queue["pending"] == 0 and queue["running"] == 0 and queue.get("stalled", 0) == 0:
             return dict(stats)
         assert time.monotonic() < deadline, f"background did not drain: {stats}"
         time.sleep(0.1)

@@ -3,7 +3,9 @@
 Up to ``worker.concurrency`` jobs run at once, fewer while the requests beside it slow down
 (``throttle.py``: the background gives way to the foreground). A claimed job holds a lease the
 worker renews while the job runs; if the worker dies, the lease lapses and
-another worker (or this one after a restart) claims the job again. A failure
+another worker claims the job again. A worker's identity (``host/kind/N``) is the same
+after a restart and never one a live process holds, so a worker that starts again after
+a SIGKILL requeues its earlier run's jobs at once instead of waiting for their leases. A failure
 is retried after ``backoff_base * 2**(attempt-1)`` seconds (capped), and after
 ``max_attempts`` the job becomes a dead letter with its last error. The
 worker also closes idle round windows and purges old finished jobs.
@@ -24,7 +26,7 @@ import structlog
 
 from memfuse_server.config import WorkerSettings
 from memfuse_server.jobs.throttle import Throttle
-from memfuse_server.models import Job, LayerTimings
+from memfuse_server.models import Job, LayerTimings, ProcessKind
 from memfuse_server.storage.base import JobQueue
 
 log = structlog.get_logger(__name__)
@@ -48,12 +50,15 @@ class Worker:
         housekeeping: Housekeeping | None = None,
         housekeeping_interval: float = 1.0,
         throttle: Throttle | None = None,
+        kind: str = ProcessKind.SERVE,
     ) -> None:
         self._queue = queue
         self._handler = handler
         self._settings = settings
         self._housekeeping = housekeeping
         self._housekeeping_interval = housekeeping_interval
+        self._kind = kind
+        # until run() takes the process's identity (this one if that fails: leases then lapse)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.on_outcome: Callable[[str], None] = lambda outcome: None  # done | retry | dead
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -73,6 +78,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until ``stop`` is set; then let the running ones finish."""
+        await self._identify()
         log.info("worker started", worker_id=self.worker_id, concurrency=self._settings.concurrency)
         while not stop.is_set():
             self._wake.clear()  # before claiming: a job finishing from here on wakes the wait
@@ -82,6 +88,17 @@ class Worker:
         if self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
         log.info("worker stopped", worker_id=self.worker_id)
+
+    async def _identify(self) -> None:
+        """Take this process's identity, and requeue the jobs its earlier run left leased."""
+        try:
+            self.worker_id = await self._queue.hold_worker_identity(self._kind)
+            released = await self._queue.release_jobs(self.worker_id)
+        except Exception:
+            log.exception("no worker identity; jobs of a dead run wait for their leases")
+            return
+        if released:
+            log.info("jobs of an earlier run requeued", worker_id=self.worker_id, count=released)
 
     async def _fill(self) -> None:
         free = self.throttle.limit - len(self._running)

@@ -30,6 +30,7 @@ from memfuse_server.api.envelope import error
 from memfuse_server.config import Settings
 from memfuse_server.errors import MemFuseError, Unauthorized
 from memfuse_server.mcp_server.tools import Caller, MemoryTools
+from memfuse_server.models import ProcessKind
 from memfuse_server.service import MemoryService
 
 PATH = "/mcp"
@@ -142,7 +143,9 @@ async def _local_service(settings: Settings) -> AsyncIterator[MemoryService]:
 
     async with running_service(settings) as service, contextlib.AsyncExitStack() as stack:
         if settings.worker.enabled:
-            background = build_background(settings, service.store, service.embedder)
+            background = build_background(
+                settings, service.store, service.embedder, ProcessKind.MCP
+            )
             await stack.enter_async_context(background.running())
             service.on_write = background.worker.wake
         yield service

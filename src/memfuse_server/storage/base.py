@@ -236,6 +236,15 @@ class ApiKeyStore(Protocol):
 class JobQueue(Protocol):
     """The durable background queue. Jobs are enqueued by the writes that call for them."""
 
+    async def hold_worker_identity(self, kind: str) -> str:
+        """This process's worker identity (``host/kind/N``): the same after a restart, never
+        one a live process holds."""
+        ...
+
+    async def release_jobs(self, worker_id: str) -> int:
+        """Requeue at once the jobs still leased to ``worker_id`` (an earlier run of it)."""
+        ...
+
     async def claim_jobs(self, worker_id: str, limit: int, lease_seconds: float) -> list[Job]: ...
     async def renew_jobs(
         self, worker_id: str, ids: Sequence[int], lease_seconds: float

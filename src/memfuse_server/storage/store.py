@@ -9,6 +9,7 @@ what the engines match with ``retrieval/``'s policy: the engines only find candi
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
@@ -321,6 +322,12 @@ class SqlStore:
         return await self._read(keys.find_api_key, key_hash)
 
     # jobs
+    async def hold_worker_identity(self, kind: str) -> str:
+        return await self.runner.hold_name(f"{socket.gethostname()}/{kind}")
+
+    async def release_jobs(self, worker_id: str) -> int:
+        return await self._write(jobs.release, worker_id, utcnow())
+
     async def claim_jobs(self, worker_id: str, limit: int, lease_seconds: float) -> list[Job]:
         lease = timedelta(seconds=lease_seconds)
         return await self._write(jobs.claim, worker_id, limit, lease, utcnow())

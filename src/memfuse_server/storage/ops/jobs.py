@@ -39,7 +39,10 @@ RETURNING id, kind, user_id, payload, attempts, request_id
 _STATS = """
 SELECT
     coalesce(sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,
-    coalesce(sum(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) AS running,
+    coalesce(sum(CASE WHEN status = 'running' AND locked_until >= $1 THEN 1 ELSE 0 END), 0)
+        AS running,
+    coalesce(sum(CASE WHEN status = 'running' AND locked_until < $1 THEN 1 ELSE 0 END), 0)
+        AS stalled,
     coalesce(sum(CASE WHEN status = 'dead' THEN 1 ELSE 0 END), 0) AS dead,
     coalesce(sum(CASE WHEN status = 'done' THEN 1 ELSE 0 END), 0) AS done,
     coalesce(sum(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS retries,
@@ -78,6 +81,18 @@ async def claim(tx: Tx, worker_id: str, limit: int, lease: timedelta, now: datet
     rows = await tx.fetch(sql, now, limit, worker_id, now + lease)
     jobs = [Job(r[0], r[1], r[2], js(r[3]), r[4], r[5]) for r in rows]
     return sorted(jobs, key=lambda j: j.id)
+
+
+async def release(tx: Tx, worker_id: str, now: datetime) -> int:
+    """Put the jobs still leased to ``worker_id`` back in the queue, due now: called by a
+    worker that has just taken that identity, so the run that leased them has ended (a
+    SIGKILL, a crash) and nobody is working on them; their leases need not lapse first."""
+    return await tx.execute(
+        "UPDATE jobs SET status = 'pending', run_after = $1, locked_by = NULL,"
+        " locked_until = NULL, updated_at = $1 WHERE status = 'running' AND locked_by = $2",
+        now,
+        worker_id,
+    )
 
 
 async def renew(
@@ -154,7 +169,7 @@ async def purge_done(tx: Tx, before: datetime) -> int:
 
 
 async def stats(tx: Tx, now: datetime) -> QueueStats:
-    counts = await tx.fetchrow(_STATS)
+    counts = await tx.fetchrow(_STATS, now)
     assert counts is not None
     timings = await tx.fetchrow(_TIMINGS)
     m1, m2 = (timings[0], timings[1]) if timings else (None, None)
@@ -173,6 +188,7 @@ async def stats(tx: Tx, now: datetime) -> QueueStats:
         m1,
         m2,
         last,
+        stalled=int(counts["stalled"]),
     )
 
 
@@ -184,6 +200,7 @@ __all__ = [
     "enqueue",
     "fail",
     "purge_done",
+    "release",
     "renew",
     "retry_dead",
     "stats",

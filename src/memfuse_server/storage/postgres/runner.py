@@ -49,6 +49,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 _CLOSE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *TRANSIENT)
+_TRY_HOLD = "SELECT pg_try_advisory_lock(hashtextextended($1, 78))"  # 77: lock_memory's
+MAX_NAME_SLOTS = 1024
 
 
 def postgres_url(url: str) -> bool:
@@ -122,6 +124,7 @@ class PostgresRunner:
         self.dimension = dimension
         self.dialect = dialect
         self._pool: asyncpg.Pool | None = None
+        self._holder: Connection | None = None  # holds the names of hold_name
         self._in_use = self._waiting = self._waits = 0
 
     @property
@@ -176,7 +179,22 @@ class PostgresRunner:
         self._pool = await self._retrying(create, "connecting to the database")
         return version
 
+    async def hold_name(self, name: str) -> str:
+        """A name held by a session advisory lock on a connection of its own (outside the
+        pool), which PostgreSQL lets go when the connection ends with the process."""
+        if self._holder is None:
+            self._holder = await self._retrying(self._connect, "connecting to the database")
+        for slot in range(MAX_NAME_SLOTS):
+            held = f"{name}/{slot}"
+            if await self._holder.fetchval(_TRY_HOLD, held):
+                return held
+        raise Unavailable(f"{MAX_NAME_SLOTS} processes already hold {name!r}.")
+
     async def close(self) -> None:
+        if self._holder is not None:
+            holder, self._holder = self._holder, None
+            with contextlib.suppress(*_CLOSE_ERRORS):
+                await asyncio.wait_for(holder.close(), timeout=10)
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:

@@ -49,8 +49,8 @@ class PoolNeeds:
 
 
 def pool_needs(settings: Settings, kind: ProcessKind = ProcessKind.SERVE) -> PoolNeeds:
-    api = API_CONNECTIONS if kind is ProcessKind.SERVE else 0
-    if kind is ProcessKind.SERVE and not settings.worker.enabled:
+    api = 0 if kind is ProcessKind.WORKER else API_CONNECTIONS
+    if kind is not ProcessKind.WORKER and not settings.worker.enabled:
         return PoolNeeds(0, 0, api)
     jobs = settings.worker.concurrency * writes_per_job(settings)
     return PoolNeeds(jobs, WORKER_LOOP_CONNECTIONS, api)

@@ -28,6 +28,7 @@ from typing import ParamSpec, TypeVar
 
 from memfuse_server.errors import ConfigurationError, Unavailable
 from memfuse_server.storage.base import PoolStats
+from memfuse_server.storage.sqlite.slots import FileSlots
 from memfuse_server.storage.sqlite.tx import SqliteTx, drive
 from memfuse_server.storage.tx import Dialect, IndexChanges, Op
 
@@ -96,6 +97,7 @@ class SqliteRunner:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._capacity = 1 + readers
+        self._slots = FileSlots(path)
         self._submitted = self._running = self._waits = 0
 
     def _connect(self) -> sqlite3.Connection:
@@ -215,8 +217,13 @@ class SqliteRunner:
                 ) from exc
             raise
 
+    async def hold_name(self, name: str) -> str:
+        """A name held by an ``flock`` beside the file (``slots.py``)."""
+        return self._slots.hold(name)
+
     async def close(self) -> None:
         """Finish queued work, then close every connection."""
+        self._slots.release()
         self._writer_pool.shutdown(wait=True)
         self._reader_pool.shutdown(wait=True)
         with self._lock:

@@ -121,6 +121,7 @@ function cards(samples) {
     card("Queue", [
       ["Pending", number(queue.pending)],
       ["Running", number(queue.running)],
+      ["Stalled (worker gone)", number(queue.stalled ?? 0), queue.stalled > 0],
       ["Oldest pending", seconds(queue.oldest_pending_age_seconds)],
       ["Retries", number(queue.retries)],
       ["Dead letters", number(queue.dead_letters), queue.dead_letters > 0],
