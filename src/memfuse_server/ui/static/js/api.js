@@ -71,6 +71,8 @@ function path(strings, ...ids) {
 
 const get = (route, params) => call("GET", route, { params });
 const post = (route, body) => call("POST", route, { body });
+const put = (route, body) => call("PUT", route, { body });
+const del = (route, body) => call("DELETE", route, { body });
 
 /** Every page of a list route (limit/offset), up to `max` items. */
 async function pages(route, field, max = 5000, limit = 1000) {
@@ -97,4 +99,21 @@ export const api = {
   allRelations: (uid) => pages(path`/users/${uid}/relations`, "relations"),
   entity: (uid, eid) => get(path`/users/${uid}/entities/${eid}`),
   query: async (uid, body) => (await post(path`/users/${uid}/query`, body)).results,
+  knowledge: async (uid) => (await get(path`/users/${uid}/knowledge`)).knowledge,
+};
+
+/** The changes the memory browser makes, each one REST call. */
+export const edit = {
+  updateMessage: (sid, id, message) =>
+    put(path`/sessions/${sid}/messages`, { message_ids: [id], new_messages: [message] }),
+  deleteMessage: (sid, id) => del(path`/sessions/${sid}/messages`, { message_ids: [id] }),
+  deleteSession: (sid) => del(path`/sessions/${sid}`),
+  deleteUser: (uid) => del(path`/users/${uid}`),
+  deleteFact: (uid, id) => del(path`/users/${uid}/facts/${id}`),
+  deleteEntity: (uid, id) => del(path`/users/${uid}/entities/${id}`),
+  deleteRelation: (uid, id) => del(path`/users/${uid}/relations/${id}`),
+  addKnowledge: (uid, text) => post(path`/users/${uid}/knowledge`, { knowledge: [text] }),
+  updateKnowledge: (uid, id, text) =>
+    put(path`/users/${uid}/knowledge`, { knowledge_ids: [id], new_knowledge: [text] }),
+  deleteKnowledge: (uid, id) => del(path`/users/${uid}/knowledge`, { knowledge_ids: [id] }),
 };

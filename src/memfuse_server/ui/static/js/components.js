@@ -33,8 +33,8 @@ export function windowBadge(message, label = `episode ${shortId(message.episode_
   return message.episode_id ? badge(label, "episode") : badge("open window", "open");
 }
 
-/** One message: who said it and when, its session, its window, its text. */
-export function turn(uid, message, { highlight = false, episodeLabel } = {}) {
+/** One message: who said it and when, its session, its window, its text (and `actions`). */
+export function turn(uid, message, { highlight = false, episodeLabel, actions } = {}) {
   const speaker = message.name || message.role;
   return h(
     "article",
@@ -53,6 +53,7 @@ export function turn(uid, message, { highlight = false, episodeLabel } = {}) {
           )
         : null,
       windowBadge(message, episodeLabel),
+      actions ? h("span", { class: "item-actions" }, actions) : null,
     ),
     h("p", { class: "content" }, message.content || "(no text)"),
   );

@@ -6,6 +6,7 @@ import { setupKeyDialog } from "./keydialog.js";
 import { match, to } from "./routes.js";
 import { renderFacts } from "./views/facts.js";
 import { renderGraph } from "./views/graph.js";
+import { renderKnowledge } from "./views/knowledge.js";
 import { renderQuery } from "./views/query.js";
 import { renderSessions } from "./views/sessions.js";
 import { renderStatus } from "./views/status.js";
@@ -16,6 +17,7 @@ const ROUTES = [
   ["u/:uid/sessions", "sessions"],
   ["u/:uid/sessions/:sid", "sessions"],
   ["u/:uid/facts", "facts"],
+  ["u/:uid/knowledge", "knowledge"],
   ["u/:uid/graph", "graph"],
   ["u/:uid/graph/:eid", "graph"],
   ["u/:uid/query", "query"],
@@ -26,6 +28,7 @@ const VIEWS = {
   users: { title: "Users", render: renderUsers },
   sessions: { title: "Sessions", render: renderSessions, perUser: true },
   facts: { title: "Facts", render: renderFacts, perUser: true },
+  knowledge: { title: "Knowledge", render: renderKnowledge, perUser: true },
   graph: { title: "Graph", render: renderGraph, perUser: true },
   query: { title: "Query", render: renderQuery, perUser: true },
   status: { title: "Status", render: renderStatus },
@@ -113,6 +116,14 @@ function render({ force = false, focus = true } = {}) {
   if (focus) title.focus();
 }
 
+/** A deleted user is forgotten: not the current user any more, nor in the navigation. */
+function userDeleted(event) {
+  users.delete(event.detail);
+  if (sessionStorage.getItem(LAST_USER) === event.detail) sessionStorage.removeItem(LAST_USER);
+  const route = match(location.hash, ROUTES);
+  if (route) drawNav(route.name, route.params.uid || sessionStorage.getItem(LAST_USER) || "");
+}
+
 function boot() {
   setupKeyDialog(() => {
     users.clear();
@@ -123,6 +134,7 @@ function boot() {
     main.focus();
   });
   window.addEventListener("hashchange", () => render());
+  window.addEventListener("memfuse:user-deleted", userDeleted);
   api.health().then(
     (health) => (document.getElementById("version").textContent = `memfuse-server ${health.version}`),
     () => {},

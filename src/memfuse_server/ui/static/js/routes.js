@@ -23,6 +23,7 @@ export const to = {
   sessions: (uid, sid, messageId) =>
     withQuery(`#/u/${enc(uid)}/sessions${sid ? `/${enc(sid)}` : ""}`, { m: messageId }),
   facts: (uid) => `#/u/${enc(uid)}/facts`,
+  knowledge: (uid) => `#/u/${enc(uid)}/knowledge`,
   graph: (uid, eid) => `#/u/${enc(uid)}/graph${eid ? `/${enc(eid)}` : ""}`,
   query: (uid, params = {}) => withQuery(`#/u/${enc(uid)}/query`, params),
   status: () => "#/status",

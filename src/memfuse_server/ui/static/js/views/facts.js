@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { errorBox, empty, factItem, loading } from "../components.js";
 import { h, plural, replace } from "../dom.js";
+import { actionButton, deleteFact } from "../editing.js";
 
 const PAGE = 200;
 
@@ -21,7 +22,7 @@ export function renderFacts(ctx) {
     autocomplete: "off",
     placeholder: "words in the fact",
   });
-  const count = h("p", { class: "count", "aria-live": "polite" });
+  const count = h("p", { class: "count", "aria-live": "polite", tabindex: "-1" });
   const list = h("ul", { class: "facts" });
   const more = h("button", { type: "button", class: "ghost", hidden: true }, "Load more facts");
   const status = h("div", {}, loading());
@@ -40,8 +41,18 @@ export function renderFacts(ctx) {
 
   const rows = new Map(); // fact id -> its list item (kept, so an opened fact stays open)
   const row = (fact) => {
-    if (!rows.has(fact.id)) rows.set(fact.id, h("li", { "data-fact-id": fact.id }, factItem(uid, fact)));
+    if (!rows.has(fact.id)) {
+      const remove = actionButton("Delete", `Delete fact: ${fact.content}`, () => forget(fact), "danger");
+      rows.set(fact.id, h("li", { "data-fact-id": fact.id }, factItem(uid, fact), remove));
+    }
     return rows.get(fact.id);
+  };
+  const forget = async (fact) => {
+    if (!(await deleteFact(uid, fact))) return;
+    facts.splice(facts.indexOf(fact), 1);
+    rows.delete(fact.id);
+    show();
+    count.focus(); // the list changed under the button
   };
 
   const show = () => {

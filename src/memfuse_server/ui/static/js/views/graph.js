@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { badge, errorBox, empty, factItem, loading, sourceTurns } from "../components.js";
 import { announce, day, h, plural, replace, words } from "../dom.js";
+import { actionButton, deleteEntity, deleteRelation, relationText } from "../editing.js";
 import { drawGraph } from "../graphsvg.js";
 import { to } from "../routes.js";
 
@@ -38,7 +39,7 @@ function legend(entities) {
   );
 }
 
-function relationRow(uid, relation, entityId) {
+function relationRow(uid, relation, entityId, changed) {
   const other = relation.subject.id === entityId ? relation.object : relation.subject;
   const meta = [
     relation.valid_at ? `as of ${day(relation.valid_at)}` : "",
@@ -70,7 +71,9 @@ function relationRow(uid, relation, entityId) {
     other.id === entityId
       ? null
       : h("a", { href: to.graph(uid, other.id), class: "go" }, `Go to ${other.name}`);
-  return h("li", {}, details, go);
+  const remove = async () => (await deleteRelation(uid, relation)) && changed(entityId);
+  const drop = actionButton("Delete", `Delete relation: ${relationText(relation)}`, remove, "danger");
+  return h("li", {}, details, h("div", { class: "item-actions" }, go, drop));
 }
 
 function section(title, items, none) {
@@ -82,23 +85,29 @@ function section(title, items, none) {
   );
 }
 
-async function showEntity(uid, eid, panel, current) {
+async function showEntity(uid, eid, panel, current, changed) {
   replace(panel, loading("Loading the entity…"));
   const { entity, relations, facts } = await api.entity(uid, eid);
   if (!current()) return; // another entity was picked meanwhile
+  const remove = async () => (await deleteEntity(uid, entity, relations.length)) && changed(null);
   replace(
     panel,
     h(
       "h2",
-      { id: "entity-title" },
+      { id: "entity-title", tabindex: "-1" },
       entity.name,
       " ",
       badge(entity.entity_type, `type-${entity.entity_type}`),
     ),
+    h(
+      "div",
+      { class: "item-actions" },
+      actionButton("Delete entity", `Delete entity ${entity.name}`, remove, "danger"),
+    ),
     entity.aliases?.length ? h("p", { class: "meta" }, `Also: ${entity.aliases.join(", ")}`) : null,
     section(
       `Relations (${relations.length})`,
-      relations.map((r) => relationRow(uid, r, entity.id)),
+      relations.map((r) => relationRow(uid, r, entity.id, changed)),
       "No relations.",
     ),
     section(
@@ -168,20 +177,32 @@ export function renderGraph(ctx) {
         ),
       );
     const current = () => mine === picked;
-    showEntity(uid, eid, panel, current).catch((error) => current() && replace(panel, errorBox(error)));
+    return showEntity(uid, eid, panel, current, changed).catch(
+      (error) => current() && replace(panel, errorBox(error)),
+    );
   };
 
-  Promise.all([api.allEntities(uid), api.allRelations(uid)]).then(
+  // After a deletion: the graph again, with this entity (or none) picked.
+  const changed = async (eid) => {
+    if (!eid) history.replaceState(null, "", to.graph(uid));
+    await load(eid);
+    (eid ? panel.querySelector("#entity-title") : stage.querySelector("#entity-picker"))?.focus();
+  };
+
+  const load = (eid) => Promise.all([api.allEntities(uid), api.allRelations(uid)]).then(
     ([entities, relations]) => {
       ctx.user(uid).then(
         (user) => ctx.setTitle(`Graph of ${user.name}`),
         () => {},
       );
-      if (!entities.length)
+      if (!entities.length) {
+        graph = picker = null;
+        replace(panel);
         return replace(
           stage,
           empty("No entities yet: the graph grows as episodes are processed in the background."),
         );
+      }
       const shown = busiest(entities, relations);
       const label = `Graph of ${plural(shown.length, "entity", "entities")} and their relations`;
       graph = drawGraph(shown, relations, { label, onPick: (id) => (location.hash = to.graph(uid, id)) });
@@ -201,9 +222,10 @@ export function renderGraph(ctx) {
         `${plural(shown.length, "entity", "entities")}, ${plural(graph.svg.querySelectorAll(".edge").length, "relation")}`,
       );
       replace(stage, tools.bar, h("div", { class: "legend-row" }, legend(shown), count), note, graph.svg);
-      select(ctx.params.eid);
+      return select(eid);
     },
     (error) => replace(stage, errorBox(error)),
   );
+  load(ctx.params.eid);
   return { update: (route) => graph && select(route.params.eid) };
 }

@@ -5,6 +5,7 @@
 import { api } from "../api.js";
 import { errorBox, empty, loading, turn } from "../components.js";
 import { announce, h, plural, replace, shortId, time } from "../dom.js";
+import { actionButton, deleteMessage, deleteSession, editMessage } from "../editing.js";
 import { to } from "../routes.js";
 
 const LIMIT = 1000; // the most GET .../messages returns at once
@@ -23,7 +24,7 @@ function windows(messages) {
   return groups;
 }
 
-function windowSection(uid, group, highlight) {
+function windowSection(uid, group, highlight, actions) {
   const label = group.episode ? `Episode ${group.number}` : "Open window";
   const note = group.episode
     ? "closed; handed to the fact and graph extractors"
@@ -46,6 +47,7 @@ function windowSection(uid, group, highlight) {
       turn(uid, m, {
         highlight: m.id === highlight,
         episodeLabel: group.episode && `episode ${group.number}`,
+        actions: actions(m),
       }),
     ),
   );
@@ -62,19 +64,46 @@ function summary(messages, groups) {
   );
 }
 
-async function showMessages(uid, session, pane, highlight, current) {
+/** Edit and Delete for a message; `changed(id)` shows the session again. */
+function messageActions(uid, session, changed) {
+  return (m) => {
+    const which = `message of ${m.name || m.role}: ${String(m.content).slice(0, 60)}`;
+    const edit = async () => (await editMessage(uid, session.id, m)) && changed(m.id);
+    const remove = async () => {
+      if (!(await deleteMessage(uid, session.id, m))) return;
+      await changed();
+      document.getElementById("messages-title")?.focus(); // where the message was
+    };
+    return [
+      actionButton("Edit", `Edit ${which}`, edit),
+      actionButton("Delete", `Delete ${which}`, remove, "danger"),
+    ];
+  };
+}
+
+async function showMessages(uid, session, pane, highlight, current, gone) {
   replace(pane, h("h2", { id: "messages-title" }, `Session ${session.name}`), loading());
   const newest = await api.messages(session.id, { limit: LIMIT, order: "desc" });
   if (!current()) return; // another session was picked meanwhile
   const messages = newest.reverse();
   const groups = windows(messages);
+  const again = (id) =>
+    showMessages(uid, session, pane, id, current, gone).catch(
+      (error) => current() && replace(pane, errorBox(error)),
+    );
+  const drop = async () => (await deleteSession(uid, session, messages.length)) && gone(session);
   replace(
     pane,
-    h("h2", { id: "messages-title" }, `Session ${session.name}`),
+    h(
+      "div",
+      { class: "pane-head" },
+      h("h2", { id: "messages-title", tabindex: "-1" }, `Session ${session.name}`),
+      actionButton("Delete session", `Delete session ${session.name}`, drop, "danger"),
+    ),
     h("p", { class: "meta" }, "Started ", time(session.created_at), ` · agent ${shortId(session.agent_id)}`),
     summary(messages, groups),
     messages.length
-      ? groups.map((g) => windowSection(uid, g, highlight))
+      ? groups.map((g) => windowSection(uid, g, highlight, messageActions(uid, session, again)))
       : empty("No messages in this session."),
   );
   announce(`Session ${session.name}: ${plural(messages.length, "message")}`);
@@ -128,9 +157,23 @@ export function renderSessions(ctx) {
     }
     const session = sessions.find((s) => s.id === sid);
     if (!session) return replace(pane, sessions.length ? empty("No such session for this user.") : null);
-    showMessages(uid, session, pane, route.query.get("m"), current).catch(
+    showMessages(uid, session, pane, route.query.get("m"), current, gone).catch(
       (error) => current() && replace(pane, errorBox(error)),
     );
+  };
+
+  const list = () =>
+    replace(
+      side,
+      h("h2", {}, plural(sessions.length, "session")),
+      sessions.length ? sessionList(uid, sessions) : empty("No sessions yet."),
+    );
+  const gone = (session) => {
+    sessions = sessions.filter((s) => s.id !== session.id);
+    list();
+    replace(pane, empty(`Session ${session.name} was deleted.`));
+    history.replaceState(null, "", to.sessions(uid));
+    document.querySelector("main h1")?.focus();
   };
 
   api.sessions(uid).then(
@@ -140,11 +183,7 @@ export function renderSessions(ctx) {
         (user) => ctx.setTitle(`Sessions of ${user.name}`),
         () => {},
       );
-      replace(
-        side,
-        h("h2", {}, plural(found.length, "session")),
-        found.length ? sessionList(uid, found) : empty("No sessions yet."),
-      );
+      list();
       select(ctx);
     },
     (error) => replace(side, errorBox(error)),

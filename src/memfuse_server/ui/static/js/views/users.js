@@ -3,9 +3,10 @@
 import { api } from "../api.js";
 import { errorBox, empty, loading } from "../components.js";
 import { h, plural, replace, time } from "../dom.js";
+import { actionButton, deleteUser } from "../editing.js";
 import { to } from "../routes.js";
 
-function row(user) {
+function row(user, remove) {
   return h(
     "tr",
     { "data-user-id": user.id },
@@ -16,13 +17,15 @@ function row(user) {
       "td",
       { class: "links" },
       h("a", { href: to.facts(user.id), "aria-label": `Facts of ${user.name}` }, "facts"),
+      h("a", { href: to.knowledge(user.id), "aria-label": `Knowledge of ${user.name}` }, "knowledge"),
       h("a", { href: to.graph(user.id), "aria-label": `Graph of ${user.name}` }, "graph"),
       h("a", { href: to.query(user.id), "aria-label": `Query ${user.name}'s memory` }, "query"),
+      actionButton("Delete", `Delete user ${user.name}`, () => remove(user), "danger"),
     ),
   );
 }
 
-function table(users) {
+function table(users, remove) {
   return h(
     "table",
     { class: "users" },
@@ -39,7 +42,7 @@ function table(users) {
         h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Views")),
       ),
     ),
-    h("tbody", {}, users.map(row)),
+    h("tbody", {}, users.map((u) => row(u, remove))),
   );
 }
 
@@ -69,13 +72,20 @@ export function renderUsers(ctx) {
   );
   api.users().then(
     (users) => {
+      const remove = async (user) => {
+        if (!(await deleteUser(user))) return;
+        users.splice(users.indexOf(user), 1);
+        window.dispatchEvent(new CustomEvent("memfuse:user-deleted", { detail: user.id }));
+        show();
+        filter.focus();
+      };
       const show = () => {
         const words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
         const shown = users.filter((u) => matches(u, words));
         count.textContent = `${shown.length} of ${plural(users.length, "user")}`;
         replace(
           list,
-          shown.length ? table(shown) : empty(users.length ? "No user matches the filter." : "No users yet."),
+          shown.length ? table(shown, remove) : empty(users.length ? "No user matches the filter." : "No users yet."),
         );
       };
       filter.addEventListener("input", show);
