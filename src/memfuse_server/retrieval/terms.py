@@ -3,7 +3,8 @@ matching. The same policy on every engine: the engines only count and match.
 
 - ``query_terms``: the words full text matches (any of them): stopwords and single
   letters out, in query order, deduplicated, the last ``MAX_TERMS``.
-- ``phrases``: the 1-3 word phrases that may name an entity (graph search).
+- ``phrases``: the 1-3 word phrases that may name an entity (graph search), whose
+  names (up to ``MAX_NAMES``) are then looked for in facts.
 - ``selective``: on a large history a full-text match scores every row any term
   matches. The rarest terms carry the ranking (their inverse document frequency is
   highest) and the common ones most of its cost, so terms are taken rarest first
@@ -33,6 +34,7 @@ MAX_TERMS = 32
 MAX_PHRASES = 500
 LONGEST_PHRASE = 3
 MATCH_BUDGET = 2000  # rows a full-text match is expected to score, at most
+MAX_NAMES = 64  # names (aliases) of the named entities a graph search looks for in facts
 
 
 def query_terms(text: str) -> list[str]:
@@ -81,6 +83,7 @@ def selective(
 
 __all__ = [
     "MATCH_BUDGET",
+    "MAX_NAMES",
     "MAX_TERMS",
     "STOPWORDS",
     "needs_counts",

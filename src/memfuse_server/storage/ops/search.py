@@ -8,11 +8,9 @@ from collections.abc import Sequence
 
 from memfuse_server.embeddings.base import Vectors
 from memfuse_server.models import Hit, ItemKind
-from memfuse_server.retrieval.terms import MATCH_BUDGET, needs_counts, selective
+from memfuse_server.retrieval.terms import MATCH_BUDGET, MAX_NAMES, needs_counts, selective
 from memfuse_server.storage.ops.resolve import aliases
 from memfuse_server.storage.tx import Tx
-
-MAX_ALIASES = 64  # names of the entities a graph search looks for in facts
 
 
 async def vector_hits(
@@ -48,7 +46,7 @@ async def named_entities(tx: Tx, user_id: str, phrases: Sequence[str]) -> list[s
 async def facts_naming(tx: Tx, user_id: str, entity_ids: Sequence[str], limit: int) -> list[Hit]:
     """Facts whose text names any of these entities (any alias, as a phrase)."""
     names = [a for found in (await aliases(tx, user_id, entity_ids)).values() for a in found]
-    quoted = ['"' + a.replace('"', " ") + '"' for a in names[:MAX_ALIASES]]
+    quoted = ['"' + a.replace('"', " ") + '"' for a in names[:MAX_NAMES]]
     if not quoted:
         return []
     return await tx.dialect.text_candidates(tx, user_id, quoted, limit, ItemKind.FACT)

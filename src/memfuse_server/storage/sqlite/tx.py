@@ -32,7 +32,7 @@ from memfuse_server.storage.tx import Dialect, IndexChanges, Row
 T = TypeVar("T")
 
 _PARAM = re.compile(r"=\s*ANY\(\$(\d+)::\w+\[\]\)|\$(\d+)")
-_PLAIN = (str, int, float, type(None), bytes)
+_PLAIN = frozenset((str, int, float, type(None), bytes))
 LONG_LIST = 200  # a list longer than this is bound as one JSON text (json_each)
 
 
@@ -117,9 +117,10 @@ def encode(value: object) -> object:
 
 
 def encode_all(values: Sequence[object]) -> Sequence[object]:
-    if all(type(v) in _PLAIN for v in values):
-        return values
-    return [encode(v) for v in values]
+    for value in values:
+        if type(value) not in _PLAIN:
+            return [encode(v) for v in values]
+    return values
 
 
 class SqliteTx:
@@ -149,7 +150,11 @@ class SqliteTx:
         plain = _parse(sql).plain
         if plain is None:
             raise ValueError("executemany takes no list parameters")
-        self.conn.executemany(plain, [encode_all(r) for r in rows])
+        batch = [encode_all(r) for r in rows]
+        if len(batch) == 1:
+            self.conn.execute(plain, batch[0])
+        else:
+            self.conn.executemany(plain, batch)
 
 
 def drive(coro: Coroutine[Any, Any, T]) -> T:
