@@ -20,12 +20,13 @@ from typing import Protocol
 from memfuse_server.config import QuerySettings
 from memfuse_server.embeddings.base import Embedder, Vectors
 from memfuse_server.errors import NotFound
-from memfuse_server.models import Hit, ItemKind, QueryResult
+from memfuse_server.models import Hit, ItemKind, QueryResult, Turn
 from memfuse_server.retrieval.cache import QueryCache
 from memfuse_server.retrieval.fusion import RankedList, reciprocal_rank_fusion
 from memfuse_server.retrieval.rerank import Candidate, rerank
+from memfuse_server.retrieval.scores import distinct, readable
 from memfuse_server.retrieval.speakers import name_candidates, topic
-from memfuse_server.retrieval.turns import Stems, turn_evidence
+from memfuse_server.retrieval.turns import Stems, cosines, turn_evidence
 from memfuse_server.retrieval.validity import in_time
 from memfuse_server.storage.base import LayerStore, SearchStore
 
@@ -107,15 +108,20 @@ class QueryEngine:
 
     async def _search(self, q: MemoryQuery) -> list[QueryResult]:
         view = await self._view(q)
-        lists, vector = await self._candidates(q, view)
+        lists, vector, similarity = await self._candidates(q, view)
         fused = reciprocal_rank_fusion(lists, k=self._settings.rrf_k)
         wanted = fused[: max(q.top_k * (AS_OF_BREADTH if q.as_of else 2), MIN_POOL)]
         items = await self._store.resolve(q.user_id, [f.key for f in wanted])
         pool = [Candidate(items[f.key], f.score, dict(f.ranks)) for f in wanted if f.key in items]
-        evidence, unasked = await self._evidence(q, view, vector, pool)
-        results = [_result(c, q.session_id) for c in rerank(pool, evidence, unasked)]
-        ranked = await in_time(results, q.as_of, lambda keys: self._store.resolve(q.user_id, keys))
-        return ranked[: q.top_k]
+        turns = await self._store.turns(
+            q.user_id, sorted({m for c in pool for m in c.item.source_message_ids})
+        )
+        evidence = turn_evidence(vector, self._stems(view.topic), turns, self._stems, view.speakers)
+        results = [_result(c, q.session_id) for c in rerank(pool, evidence, _unasked(view, turns))]
+        ranked = await in_time(
+            distinct(results), q.as_of, lambda keys: self._store.resolve(q.user_id, keys)
+        )
+        return readable(ranked[: q.top_k], cosines(vector, turns), similarity)
 
     async def _view(self, q: MemoryQuery) -> QueryView:
         """The searched text, the speakers it names, and its topic (``speakers.py``)."""
@@ -123,20 +129,9 @@ class QueryEngine:
         speakers = await self._store.speakers_named(q.user_id, name_candidates(text))
         return QueryView(text, topic(text, speakers), tuple(speakers))
 
-    async def _evidence(
-        self, q: MemoryQuery, view: QueryView, vector: Vectors, pool: Sequence[Candidate]
-    ) -> tuple[dict[str, float], frozenset[str]]:
-        """Each candidate turn's own evidence for the query (``turns.py``), and the turns
-        of speakers other than the one the query names (none if it names none, or several)."""
-        ids = sorted({m for c in pool for m in c.item.source_message_ids})
-        turns = await self._store.turns(q.user_id, ids)
-        evidence = turn_evidence(vector, self._stems(view.topic), turns, self._stems, view.speakers)
-        one = len(view.speakers) == 1
-        return evidence, frozenset(t.id for t in turns if one and t.speaker not in view.speakers)
-
     async def _candidates(
         self, q: MemoryQuery, view: QueryView
-    ) -> tuple[list[RankedList[Key]], Vectors]:
+    ) -> tuple[list[RankedList[Key]], Vectors, dict[Key, float]]:
         """Every retriever at once; full text and graph do not wait for the embedding. The
         topic is embedded and matched; the graph looks up every name, speakers' too."""
         n = self._settings.candidates
@@ -156,13 +151,22 @@ class QueryEngine:
         ]
         lists.append(RankedList("text", _keys(text_hits), self._settings.text_weight))
         lists.append(RankedList("graph", _keys(graph_hits), self._settings.graph_weight))
-        return lists, vector
+        similarity = {(h.kind, h.item_id): h.score for hits in by_kind.values() for h in hits}
+        return lists, vector, similarity
 
     async def _vector_hits(
         self, user_id: str, text: str, n: int
     ) -> tuple[Vectors, dict[ItemKind, list[Hit]]]:
         vector = (await self._embedder.embed([text]))[0]
         return vector, await self._store.search_vectors(user_id, vector, n)
+
+
+def _unasked(view: QueryView, turns: Sequence[Turn]) -> frozenset[str]:
+    """The turns of speakers other than the one the query names (none if it names none,
+    or several)."""
+    if len(view.speakers) != 1:
+        return frozenset()
+    return frozenset(t.id for t in turns if t.speaker not in view.speakers)
 
 
 def _result(c: Candidate, session_id: str | None) -> QueryResult:

@@ -20,6 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import Stemmer  # PyStemmer: the Snowball stemmers in C
+from cachetools import LRUCache
 
 from memfuse_server.embeddings.base import Vectors
 from memfuse_server.models import Turn
@@ -32,14 +33,28 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class Stems:
-    """Content words as their English stems ("researching" and "research" meet)."""
+    """Content words as their English stems ("researching" and "research" meet); the stems
+    of the last ``cached`` texts are kept (the same turns come back query after query)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cached: int = 50_000) -> None:
         self._stemmer = Stemmer.Stemmer("english")
+        self._cache: LRUCache[str, frozenset[str]] = LRUCache(maxsize=cached)
 
     def __call__(self, text: str) -> frozenset[str]:
-        words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
-        return frozenset(self._stemmer.stemWords(words))
+        found = self._cache.get(text)
+        if found is None:
+            words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
+            found = self._cache[text] = frozenset(self._stemmer.stemWords(words))
+        return found
+
+
+def cosines(query: Vectors, turns: Sequence[Turn]) -> dict[str, float]:
+    """Each turn's cosine similarity to the query (0 for a turn with no vector)."""
+    q = np.asarray(query, dtype=np.float32)
+    return {
+        t.id: float(np.asarray(t.vector, dtype=np.float32) @ q) if t.vector is not None else 0.0
+        for t in turns
+    }
 
 
 def turn_evidence(
@@ -51,13 +66,11 @@ def turn_evidence(
 ) -> dict[str, float]:
     """Each turn's evidence for the query (see the module's docstring); ``words``: the
     query's content stems, ``speakers``: the one speaker it names, if any."""
-    q = np.asarray(query, dtype=np.float32)
-    out: dict[str, float] = {}
+    out = cosines(query, turns)
     for t in turns:
-        cosine = float(np.asarray(t.vector, dtype=np.float32) @ q) if t.vector is not None else 0.0
         shared = len(words & stems(t.content))
         spoken = SPEAKER if len(speakers) == 1 and t.speaker in speakers else 0.0
-        out[t.id] = cosine + SHARED_WORD * shared + spoken
+        out[t.id] += SHARED_WORD * shared + spoken
     return out
 
 
@@ -72,4 +85,4 @@ def carrying(
     return tuple(sorted(known, key=lambda s: -evidence[s])[:limit])
 
 
-__all__ = ["CARRIED", "SHARED_WORD", "SPEAKER", "Stems", "carrying", "turn_evidence"]
+__all__ = ["CARRIED", "SHARED_WORD", "SPEAKER", "Stems", "carrying", "cosines", "turn_evidence"]
