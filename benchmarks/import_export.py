@@ -177,7 +177,7 @@ class Run:
     rows: dict[str, str]
 
 
-def _measured(command: Sequence[str], env: dict[str, str]) -> Run:
+def measured(command: Sequence[str], env: dict[str, str]) -> Run:
     """Wall time and peak RSS of ``command`` (run through a tiny wrapper that reports it)."""
     wrapper = (
         "import resource, subprocess, sys;"
@@ -233,14 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--url",
                 server.base_url,
             ]
-            whole = _measured(
+            whole = measured(
                 [sys.executable, "-c", f"import json; json.load(open({str(export)!r}))"], env
             )
-            dry = _measured([*cli, "--dry-run"], env)
+            dry = measured([*cli, "--dry-run"], env)
             print("parsed; importing", file=sys.stderr)
-            first = _measured(cli, env)
+            first = measured(cli, env)
             print("imported; again", file=sys.stderr)
-            again = _measured(cli, env)
+            again = measured(cli, env)
         finally:
             server.stop()
     command = shlex.join([".venv/bin/python", "benchmarks/import_export.py", *argv])

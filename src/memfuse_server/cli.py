@@ -1,4 +1,5 @@
-"""The command line: ``memfuse-server serve | worker | migrate | jobs | stats | config | import``."""
+"""The command line: ``memfuse-server serve | worker | migrate | jobs | stats | config | import |
+export``."""
 
 from __future__ import annotations
 
@@ -265,6 +266,28 @@ def import_conversations(
         dry_run=dry_run,
         defaults=Defaults(user=user, agent=agent),
     )
+    raise typer.Exit(status)
+
+
+@app.command("export")
+def export_memory(
+    user: Annotated[str, typer.Option(help="The user (by name) whose memory to export.")],
+    out: Annotated[
+        Path | None, typer.Option(help="The file to write (default: standard output).")
+    ] = None,
+    with_derived: Annotated[
+        bool,
+        typer.Option(
+            "--with-derived", help="Also the facts, entities and relations derived from them."
+        ),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Export a user's memory as JSON Lines (docs/export.md), from the configured store;
+    `memfuse-server import` reads it back into any server."""
+    from memfuse_server.exporter.command import export_user
+
+    status = export_user(_settings(config), user, out, with_derived=with_derived)
     raise typer.Exit(status)
 
 

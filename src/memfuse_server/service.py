@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -20,6 +20,7 @@ from memfuse_server.buffer import RoundBuffer
 from memfuse_server.config import Settings
 from memfuse_server.embeddings.base import Embedder, TokenCounter, Vectors
 from memfuse_server.errors import InvalidInput, NotFound
+from memfuse_server.exporter.lines import Export
 from memfuse_server.models import (
     JSON,
     ItemKind,
@@ -196,6 +197,13 @@ class MemoryService:
         _distinct(ids, "ids")
         await self.store.get_user(user_id)
         await self.store.forget_items(user_id, kind, ids)
+
+    # export
+    async def export(self, user_id: str, with_derived: bool) -> AsyncIterator[JSON]:
+        """The lines of the user's export (docs/export.md), read a page at a time as they are
+        consumed; ``NotFound`` at once for an unknown user."""
+        user = await self.store.get_user(user_id)
+        return Export(self.store, user).lines(with_derived)
 
     # query
     async def query(self, q: MemoryQuery) -> list[QueryResult]:

@@ -19,6 +19,7 @@ from memfuse_server.api.envelope import EnvelopeResponse
 from memfuse_server.api.middleware import BodyGuard, InFlightLimit, RequestLog, TrailingSlash
 from memfuse_server.api.routes import (
     api_keys,
+    export,
     forget,
     health,
     knowledge,
@@ -129,6 +130,7 @@ def create_app(settings: Settings, opened: MemoryService | None = None) -> FastA
         query.router,
         layers.router,
         forget.router,
+        export.router,
         api_keys.router,
         stats.router,
     ):

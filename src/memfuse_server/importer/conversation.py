@@ -35,6 +35,10 @@ class Conversation:
     user: str
     agent: str
     sessions: list[ImportSession] = field(default_factory=list)
+    # from an export of this server: the descriptions a new user or agent gets, the user's knowledge
+    user_description: str | None = None
+    agent_description: str | None = None
+    knowledge: tuple[str, ...] = ()
 
     @property
     def message_count(self) -> int:

@@ -33,17 +33,19 @@ class _Rate(ProgressColumn):
 
 
 class ProgressBar:
-    """Items, rate, ETA and errors on the console (stderr)."""
+    """Messages, rate, ETA and errors on the console (stderr); ``label`` says what is done
+    ("importing", "exporting"), and ``errors`` False leaves their count out."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, label: str = "importing", errors: bool = True) -> None:
+        errors_column = [TextColumn("errors: {task.fields[errors]}")] if errors else []
         self._progress = Progress(
-            TextColumn("importing"),
+            TextColumn(label),
             BarColumn(),
             MofNCompleteColumn(),
             _Rate(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            TextColumn("errors: {task.fields[errors]}"),
+            *errors_column,
             console=console,
         )
         self._task = self._progress.add_task("import", total=None, errors=0, start=False)
@@ -98,6 +100,11 @@ def summary_table(report: ImportReport) -> Table:
         *(
             [("held back (their session stopped at a failure)", str(report.held_back))]
             if report.held_back
+            else []
+        ),
+        *(
+            [("knowledge in the file (new)", f"{report.knowledge} ({report.new_knowledge})")]
+            if report.knowledge
             else []
         ),
         *(

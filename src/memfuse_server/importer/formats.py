@@ -7,7 +7,8 @@ Shapes of conversation, in a JSON file (one conversation, a list of them, or an 
   a bare list of messages is a chat conversation too (OpenAI's format);
 - multi-session: ``{"id"?, "user"?, "agent"?, "sessions": [{"session"|"name"?, "date"?,
   "turns"|"messages": [...]}, ...]}``; a turn is a message, or ``{"speaker", "text", "id"?}``;
-- exports: a conversation of ChatGPT's export (``chatgpt``) or of Claude's (``claude``).
+- exports: a conversation of ChatGPT's export (``chatgpt``) or of Claude's (``claude``);
+- an export of this server (``memfuse``: ``memfuse-server export``, docs/export.md).
 
 A file that is one JSON array (as both exports are) is read one item at a time, so an export of
 years of conversations is never held whole in memory: only the text to send is kept. The zip
@@ -29,7 +30,7 @@ from typing import IO, Any
 
 import ijson
 
-from memfuse_server.importer import chatgpt, claude
+from memfuse_server.importer import chatgpt, claude, memfuse
 from memfuse_server.importer.conversation import (
     Conversation,
     Defaults,
@@ -47,6 +48,8 @@ def load(path: Path, defaults: Defaults | None = None) -> list[Conversation]:
     """Every conversation of the file, checked; ``ImportFormatError`` says where it is wrong."""
     parse = _Parser(path.stem, defaults or Defaults())
     try:
+        if memfuse.is_export(path):  # an export of this server (docs/export.md)
+            return memfuse.load(path)
         conversations = [parse.conversation(where, value) for where, value in _records(path)]
     except OSError as exc:
         raise ImportFormatError(f"Cannot read {path}: {exc.strerror}.") from exc

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -30,6 +31,7 @@ from memfuse_server.importer.conversation import Conversation, ImportSession, me
 
 _REF = re.compile(r"\(([^()]+)\)$")  # "<title> (<id>)": an export's conversation id
 COUNT_LIMIT = 1000  # the most messages one list call returns: above it "new" is not known
+KNOWLEDGE_BATCH = 100  # knowledge items per request (each is embedded)
 
 T = TypeVar("T")
 
@@ -81,6 +83,8 @@ class ImportReport:
     cut_off: int = 0  # in flight at Ctrl-C: the server may have stored them
     held_back: int = 0  # not sent: an earlier message of their session failed
     flushed: int = 0  # sessions whose open window the import closed at its end
+    knowledge: int = 0  # knowledge items in the file (an export of this server)
+    new_knowledge: int = 0  # of which the user did not have yet
 
     @classmethod
     def of(cls, conversations: Sequence[Conversation], options: ImportOptions) -> ImportReport:
@@ -88,6 +92,7 @@ class ImportReport:
             conversations=len(conversations),
             sessions=sum(len(c.sessions) for c in conversations),
             messages=sum(c.message_count for c in conversations),
+            knowledge=sum(len(c.knowledge) for c in conversations),
             concurrency=options.concurrency,
             final_concurrency=options.concurrency,
             adaptive=options.adaptive,
@@ -164,11 +169,15 @@ async def resolve(
     client: AsyncClient, conversations: Sequence[Conversation], concurrency: int
 ) -> list[Target]:
     """Every session of the file with its server id (users, agents, sessions made if needed)."""
-    user_names = sorted({c.user for c in conversations})
-    agent_names = sorted({c.agent for c in conversations})
-    users = await _bounded(concurrency, [partial(client.get_or_create_user, n) for n in user_names])
+    user_names = {c.user: c.user_description for c in conversations}
+    agent_names = {c.agent: c.agent_description for c in conversations if c.sessions}
+    users = await _bounded(
+        concurrency,
+        [partial(client.get_or_create_user, n, d) for n, d in sorted(user_names.items())],
+    )
     agents = await _bounded(
-        concurrency, [partial(client.get_or_create_agent, n) for n in agent_names]
+        concurrency,
+        [partial(client.get_or_create_agent, n, d) for n, d in sorted(agent_names.items())],
     )
     user_ids = {u.name: u.id for u in users}
     agent_ids = {a.name: a.id for a in agents}
@@ -256,7 +265,39 @@ async def run_import(
     report.final_concurrency = result.final_concurrency
     report.flushed = await _flush(client, targets, options.concurrency)
     report.new_messages = await _count_new(client, targets, options.concurrency)
+    report.new_knowledge = await add_knowledge(client, conversations)
     return report
+
+
+def _missing(have: Counter[str], wanted: Sequence[str]) -> list[str]:
+    """Those of ``wanted`` (in order, each as often as it is there) not in ``have``."""
+    left = Counter(have)
+    out = []
+    for text in wanted:
+        if left[text]:
+            left[text] -= 1
+        else:
+            out.append(text)
+    return out
+
+
+async def add_knowledge(client: AsyncClient, conversations: Sequence[Conversation]) -> int:
+    """Add each user's knowledge that the user does not have yet (knowledge carries no
+    idempotency key: what the user has is compared by text); how many were added."""
+    wanted: dict[str, list[str]] = {}
+    for c in conversations:
+        wanted.setdefault(c.user, []).extend(c.knowledge)
+    added = 0
+    for name, texts in wanted.items():
+        if not texts:
+            continue
+        user = await client.get_or_create_user(name)
+        have = Counter(k.content for k in await client.list_knowledge(user.id))
+        new = _missing(have, texts)
+        for start in range(0, len(new), KNOWLEDGE_BATCH):
+            await client.add_knowledge(user.id, new[start : start + KNOWLEDGE_BATCH])
+        added += len(new)
+    return added
 
 
 async def _flush(client: AsyncClient, targets: Sequence[Target], concurrency: int) -> int:

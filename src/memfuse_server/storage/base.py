@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from memfuse_server.buffer import RoundBuffer
 from memfuse_server.embeddings.base import Vectors
@@ -217,6 +217,35 @@ class LayerStore(Protocol):
         ...
 
 
+Cursor = tuple[Any, ...]  # where a page of an export starts (None: from the beginning)
+
+
+class ExportStore(Protocol):
+    """A user's memory read in pages, so that an export never holds a user whole. Each page
+    method returns its rows and the cursor the next page starts after (None: that was the
+    last page); the order is the one another server lists after an import."""
+
+    async def export_counts(self, user_id: str) -> dict[str, int]: ...
+    async def export_agents(self, user_id: str) -> list[Agent]: ...
+    async def sessions_page(
+        self, user_id: str, after: Cursor | None, limit: int
+    ) -> tuple[list[Session], Cursor | None]: ...
+    async def messages_page(
+        self, session_id: str, after: Cursor | None, limit: int
+    ) -> tuple[list[Message], Cursor | None]: ...
+    async def knowledge_page(
+        self, user_id: str, after: Cursor | None, limit: int
+    ) -> tuple[list[Knowledge], Cursor | None]: ...
+    async def items_page(
+        self, user_id: str, kind: ItemKind, after: Cursor | None, limit: int
+    ) -> tuple[list[MemoryItem], Cursor | None]: ...
+    async def message_places(
+        self, user_id: str, message_ids: Sequence[str]
+    ) -> dict[str, tuple[str, int]]:
+        """Each message's session name and place in it (from 0), as an export numbers them."""
+        ...
+
+
 class ApiKeyStore(Protocol):
     """API keys, stored as hashes and bound to one user each."""
 
@@ -263,6 +292,7 @@ class Store(
     KnowledgeStore,
     SearchStore,
     LayerStore,
+    ExportStore,
     ApiKeyStore,
     JobQueue,
     Protocol,
@@ -279,7 +309,9 @@ class Store(
 
 __all__ = [
     "ApiKeyStore",
+    "Cursor",
     "EntityStore",
+    "ExportStore",
     "JobQueue",
     "KnowledgeStore",
     "LayerStore",

@@ -40,6 +40,7 @@ from memfuse_server.models import (
 from memfuse_server.retrieval.graph import graph_hits
 from memfuse_server.retrieval.terms import phrases, query_terms
 from memfuse_server.storage.base import (
+    Cursor,
     MessageQuery,
     PoolStats,
     PreparedMessage,
@@ -50,6 +51,7 @@ from memfuse_server.storage.ops import api_keys as keys
 from memfuse_server.storage.ops import entities as ent
 from memfuse_server.storage.ops import (
     episodes,
+    export,
     facts,
     forgetting,
     graph,
@@ -298,6 +300,38 @@ class SqlStore:
 
     async def forget_items(self, user_id: str, kind: ItemKind, ids: Sequence[str]) -> None:
         await self._write(forgetting.forget_items, user_id, kind, ids, utcnow())
+
+    # export: pages of a user's memory
+    async def export_counts(self, user_id: str) -> dict[str, int]:
+        return await self._read(export.counts, user_id)
+
+    async def export_agents(self, user_id: str) -> list[Agent]:
+        return await self._read(export.agents_of, user_id)
+
+    async def sessions_page(
+        self, user_id: str, after: Cursor | None, limit: int
+    ) -> tuple[list[Session], Cursor | None]:
+        return await self._read(export.sessions_page, user_id, after, limit)
+
+    async def messages_page(
+        self, session_id: str, after: Cursor | None, limit: int
+    ) -> tuple[list[Message], Cursor | None]:
+        return await self._read(export.messages_page, session_id, after, limit)
+
+    async def knowledge_page(
+        self, user_id: str, after: Cursor | None, limit: int
+    ) -> tuple[list[Knowledge], Cursor | None]:
+        return await self._read(export.knowledge_page, user_id, after, limit)
+
+    async def items_page(
+        self, user_id: str, kind: ItemKind, after: Cursor | None, limit: int
+    ) -> tuple[list[MemoryItem], Cursor | None]:
+        return await self._read(export.items_page, user_id, kind, after, limit)
+
+    async def message_places(
+        self, user_id: str, message_ids: Sequence[str]
+    ) -> dict[str, tuple[str, int]]:
+        return await self._read(export.message_places, user_id, message_ids)
 
     # API keys
     async def create_api_key(
