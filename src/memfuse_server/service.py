@@ -21,6 +21,7 @@ from memfuse_server.config import Settings
 from memfuse_server.embeddings.base import Embedder, TokenCounter, Vectors
 from memfuse_server.errors import InvalidInput, NotFound
 from memfuse_server.exporter.lines import Export
+from memfuse_server.layers.texts import turn_text
 from memfuse_server.models import (
     JSON,
     ItemKind,
@@ -39,10 +40,10 @@ from memfuse_server.storage.base import MessageQuery, PreparedMessage, Store, Wr
 
 
 def search_text(message: NewMessage) -> str:
-    """What is embedded and indexed for a message: ``speaker: content``."""
+    """What is embedded and indexed for a message (``texts.turn_text``); "" when empty."""
     if not message.content.strip():
         return ""
-    return f"{message.name}: {message.content}" if message.name else message.content
+    return turn_text(message.name, message.content)
 
 
 class MemoryService:

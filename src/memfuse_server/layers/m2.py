@@ -14,6 +14,7 @@ from memfuse_server.embeddings.base import Embedder
 from memfuse_server.extraction.base import Extractor
 from memfuse_server.fanout import run_all
 from memfuse_server.layers.texts import degenerate, entity_text, relation_text
+from memfuse_server.layers.vectors import vectors_for
 from memfuse_server.models import EpisodeInput, Fact, Graph
 from memfuse_server.storage.base import LayerStore
 
@@ -46,9 +47,10 @@ class GraphLayer:
         texts = [entity_text(e) for e in graph.entities] + [
             relation_text(r.subject, r.predicate, r.object) for r in graph.relations
         ]
-        vectors = await self._embedder.embed(texts)
-        split = len(graph.entities)
         user, read = episode.user_id, episode.messages  # what was read: see LayerStore
+        stored = await self._store.stored_vectors(user, [*graph.entities, *graph.relations])
+        vectors = await vectors_for(self._embedder, texts, stored)
+        split = len(graph.entities)
         await run_all(
             {
                 "entities": lambda: self._store.save_entities(

@@ -11,6 +11,11 @@ def alias_key(name: str) -> str:
     return " ".join(name.lower().split())
 
 
+def turn_text(name: str | None, content: str) -> str:
+    """What is embedded and indexed for a message: ``speaker: content``."""
+    return f"{name}: {content}" if name else content
+
+
 def entity_text(entity: Entity) -> str:
     aliases = [a for a in entity.aliases if alias_key(a) != alias_key(entity.name)]
     extra = f" (also {', '.join(aliases)})" if aliases else ""
@@ -37,4 +42,4 @@ def degenerate(subject: str, predicate: str, obj: str) -> bool:
     return owned in predicate.lower().split("_") or (role is not None and role[0] == predicate)
 
 
-__all__ = ["alias_key", "degenerate", "entity_text", "relation_text"]
+__all__ = ["alias_key", "degenerate", "entity_text", "relation_text", "turn_text"]

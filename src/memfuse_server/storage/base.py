@@ -189,6 +189,14 @@ class LayerStore(Protocol):
     unchanged since they were read; an item left with none is not saved."""
 
     async def episode_input(self, episode_id: str) -> EpisodeInput | None: ...
+    async def stored_vectors(
+        self, user_id: str, items: Sequence[Fact | Entity | Relation | EpisodeMessage]
+    ) -> list[Vectors | None]:
+        """Each item's vector as already stored (a fact of that text, an entity of those
+        names, a relation of those ends, a message's own), None where none is: the layers
+        embed only the rest (``ops/stored.py``)."""
+        ...
+
     async def save_facts(
         self, user_id: str, facts: Sequence[Fact], vectors: Vectors, read: Read = None
     ) -> int: ...

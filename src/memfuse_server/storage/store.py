@@ -60,6 +60,7 @@ from memfuse_server.storage.ops import (
     removal,
     resolve,
     search,
+    stored,
     turns,
 )
 from memfuse_server.storage.ops import knowledge as kn
@@ -269,6 +270,11 @@ class SqlStore:
     # M1 and M2
     async def episode_input(self, episode_id: str) -> EpisodeInput | None:
         return await self._read(episodes.episode_input, episode_id)
+
+    async def stored_vectors(
+        self, user_id: str, items: Sequence[stored.Derived]
+    ) -> list[Vectors | None]:
+        return await self._read(stored.stored_vectors, user_id, items)
 
     async def save_facts(
         self, user_id: str, items: Sequence[Fact], vectors: Vectors, read: Read = None

@@ -191,7 +191,8 @@ async def _endpoint(tx: Tx, user_id: str, name: str, now: datetime) -> Upserted:
     return await upsert_entity(tx, user_id, Entity(name, EntityType.THING), None, now)
 
 
-def _digest(subject_id: str, rel: Relation, object_id: str) -> str:
+def relation_digest(subject_id: str, rel: Relation, object_id: str) -> str:
+    """The key of "the same" relation: its ends' entities, predicate, date and ending."""
     valid = iso(rel.valid_at)
     ended = ("ends",) if rel.ends else ()
     return content_hash(subject_id, rel.predicate, object_id, valid[:10] if valid else None, *ended)
@@ -204,7 +205,9 @@ async def _forgotten_relation(tx: Tx, user_id: str, rel: Relation) -> bool:
     ends = [await find_entity(tx, user_id, [n]) for n in (rel.subject, rel.object)]
     if ends[0] is None or ends[1] is None:  # an entity not stored: a relation never deleted
         return False
-    return bool(await forgotten(tx, user_id, ItemKind.RELATION, [_digest(ends[0], rel, ends[1])]))
+    return bool(
+        await forgotten(tx, user_id, ItemKind.RELATION, [relation_digest(ends[0], rel, ends[1])])
+    )
 
 
 async def _upsert_relation(
@@ -215,7 +218,7 @@ async def _upsert_relation(
     subject, object_ = [await _endpoint(tx, user_id, n, now) for n in (rel.subject, rel.object)]
     subject_id, object_id = subject.id, object_.id
     endpoints = subject.changed or object_.changed
-    digest = _digest(subject_id, rel, object_id)
+    digest = relation_digest(subject_id, rel, object_id)
     relation_id = str(uuid.uuid4())
     created = await tx.fetchval(
         _INSERT_RELATION,
@@ -269,4 +272,11 @@ async def _settle_relations(tx: Tx, user_id: str, ids: list[str]) -> int:
     return await settle(tx, RELATIONS, user_id, await keys_of(tx, RELATIONS, ids))
 
 
-__all__ = ["Upserted", "find_entity", "save_entities", "save_relations", "upsert_entity"]
+__all__ = [
+    "Upserted",
+    "find_entity",
+    "relation_digest",
+    "save_entities",
+    "save_relations",
+    "upsert_entity",
+]
