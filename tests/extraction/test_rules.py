@@ -13,6 +13,7 @@ import pytest
 from memfuse_server.extraction.base import Extractor
 from memfuse_server.extraction.rules import RuleExtractor
 from memfuse_server.extraction.rules.dates import find_times
+from memfuse_server.extraction.rules.extractor import KEEP
 from memfuse_server.models import Entity, EntityType, EpisodeInput, EpisodeMessage, Fact, Graph
 
 # A copy of the project's public retrieval dev set (shared/data/devset.json), kept with the tests.
@@ -466,6 +467,33 @@ async def test_deterministic() -> None:
         first = (await RuleExtractor().facts(ep), await RuleExtractor().graph(ep, None))
         second = (await RuleExtractor().facts(ep), await RuleExtractor().graph(ep, None))
         assert first == second
+
+
+async def test_an_episode_is_analysed_once_for_its_facts_and_its_graph() -> None:
+    episodes = devset_episodes()
+    extractor = RuleExtractor()
+    for ep in episodes:  # the sequential mode: facts, then the graph
+        assert await extractor.facts(ep) == await facts_of(ep)
+        assert await extractor.graph(ep, None) == await graph_of(ep)
+    for ep in episodes:  # the parallel mode may ask for the graph first
+        assert await extractor.graph(ep, None) == await graph_of(ep)
+        assert await extractor.facts(ep) == await facts_of(ep)
+    assert extractor.analysed == 2 * len(episodes)
+    ep = episodes[0]
+    edited = replace(ep, messages=(replace(ep.messages[0], content="I moved to Oslo."),))
+    await extractor.facts(ep)
+    assert await extractor.graph(edited, None) == await graph_of(edited)  # not ep's analysis
+    assert extractor.analysed == 2 * len(episodes) + 2
+
+
+async def test_analyses_waiting_for_their_other_half_are_bounded() -> None:
+    extractor = RuleExtractor()
+    eps = [episode(message(f"I moved to Oslo in {y}.", "Maya")) for y in range(1900, 1901 + KEEP)]
+    for ep in eps:
+        await extractor.facts(ep)
+    await extractor.graph(eps[-1], None)  # kept
+    await extractor.graph(eps[0], None)  # pushed out by the later ones: analysed again
+    assert extractor.analysed == len(eps) + 1
 
 
 async def test_provenance_is_within_the_episode() -> None:
