@@ -11,6 +11,14 @@ HEADER = "# Benchmarks\n\nEach section is written by the script it names, with t
 KEEP = "<!-- reading: kept when the section is re-measured -->"
 
 
+def publish(lines: list[str], out: Path | None, title: str, command: str) -> None:
+    """Print a benchmark's lines; with ``out``, also write them as section ``title``, after
+    the command that produced them."""
+    print("\n".join(lines))
+    if out:
+        write_section(out, title, [f"`{command}`", "", *lines])
+
+
 def write_section(path: Path, title: str, lines: list[str]) -> None:
     """Replace (or append) the ``## title`` section of ``path`` with ``lines``."""
     text = path.read_text() if path.exists() else HEADER

@@ -26,6 +26,7 @@ from memfuse_server.layers.m1 import FactLayer
 from memfuse_server.layers.m2 import GraphLayer
 from memfuse_server.models import Job, LayerTimings, ProcessKind, utcnow
 from memfuse_server.pipeline import EpisodePipeline
+from memfuse_server.storage import background_store
 from memfuse_server.storage.base import Store
 
 log = structlog.get_logger(__name__)
@@ -95,10 +96,12 @@ class Background:
 def build_background(
     settings: Settings, store: Store, embedder: Embedder, kind: ProcessKind = ProcessKind.SERVE
 ) -> Background:
-    """The background over ``embedder``'s background view: its texts wait for the requests'.
-    ``kind``: the process it runs in (part of its worker's identity)."""
+    """The background over ``store``'s and ``embedder``'s background views: its writes and its
+    texts wait for the requests'. ``kind``: the process it runs in (part of its worker's
+    identity)."""
     extractor = build_extractor(settings.extraction)
-    return Background(settings, store, background_view(embedder), extractor, kind)
+    views = background_store(store), background_view(embedder)
+    return Background(settings, *views, extractor, kind)
 
 
 __all__ = ["Background", "build_background"]

@@ -55,6 +55,12 @@ def open_store(settings: Settings, kind: ProcessKind = ProcessKind.SERVE) -> Sql
     return SqlStore(_sqlite_runner(settings, SqliteDialect(index)), index)
 
 
+def background_store(store: Store) -> Store:
+    """What background work reads and writes through: a ``SqlStore``'s background view, whose
+    writes go after the requests' (else ``store`` itself)."""
+    return store.background if isinstance(store, SqlStore) else store
+
+
 async def migrate_store(settings: Settings) -> int:
     """Bring the configured database's schema up to date; return its version."""
     if postgres_url(settings.database.url):
@@ -66,4 +72,12 @@ async def migrate_store(settings: Settings) -> int:
         await runner.close()
 
 
-__all__ = ["MessageQuery", "PreparedMessage", "SqlStore", "Store", "migrate_store", "open_store"]
+__all__ = [
+    "MessageQuery",
+    "PreparedMessage",
+    "SqlStore",
+    "Store",
+    "background_store",
+    "migrate_store",
+    "open_store",
+]

@@ -75,15 +75,25 @@ P = ParamSpec("P")
 class SqlStore:
     """Everything the service needs from a database, on SQLite or PostgreSQL."""
 
-    def __init__(self, runner: Runner, index: SearchIndex | None = None) -> None:
+    def __init__(
+        self, runner: Runner, index: SearchIndex | None = None, *, background: bool = False
+    ) -> None:
         self.runner = runner
         self.index = index
+        self._background = background
+
+    @property
+    def background(self) -> SqlStore:
+        """This store for the background: its writes go after the requests' that wait
+        (``Runner.write_background``). The owner of the store opens and closes it."""
+        return SqlStore(self.runner, self.index, background=True)
 
     async def _read(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> T:
         return await self.runner.read(op, *args, **kw)
 
     async def _write(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> T:
-        result, changes = await self.runner.write(op, *args, **kw)
+        write = self.runner.write_background if self._background else self.runner.write
+        result, changes = await write(op, *args, **kw)
         if changes and self.index is not None:
             self.index.committed(changes)
         return result

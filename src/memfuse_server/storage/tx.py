@@ -145,6 +145,13 @@ class Runner(Protocol):
         with what it removed from the search rows."""
         ...
 
+    async def write_background(
+        self, op: Op[P, T], *args: P.args, **kw: P.kwargs
+    ) -> tuple[T, IndexChanges]:
+        """``write`` for the background: where writes queue (SQLite's one writer), after
+        the requests' writes that wait."""
+        ...
+
     def pool_stats(self) -> PoolStats: ...
 
 

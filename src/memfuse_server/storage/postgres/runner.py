@@ -206,6 +206,8 @@ class PostgresRunner:
         """Run ``op(tx, ...)`` as one read-committed transaction, retried if the connection drops."""
         return await self._retrying(lambda: self._transaction(False, op, *args, **kw), "writing")
 
+    write_background = write  # the pool serves writes side by side: no queue to go first in
+
     async def read(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> T:
         """Run ``op(tx, ...)`` in a read-only snapshot (repeatable read), retried likewise."""
         result, _ = await self._retrying(

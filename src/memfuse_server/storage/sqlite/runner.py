@@ -1,7 +1,8 @@
 """The SQLite runner: the one place blocking SQLite calls run.
 
 One writer connection on one dedicated thread (SQLite has a single writer;
-queuing writes in-process avoids busy-waiting on the file lock) and a few
+queuing writes in-process avoids busy-waiting on the file lock; the requests'
+writes go before the background's, ``writer.py``) and a few
 reader connections on their own threads (WAL lets them read while the writer
 writes). Every call runs off the event loop. A write is one transaction,
 ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception, and the whole
@@ -21,7 +22,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -30,6 +31,7 @@ from memfuse_server.errors import ConfigurationError, Unavailable
 from memfuse_server.storage.base import PoolStats
 from memfuse_server.storage.sqlite.slots import FileSlots
 from memfuse_server.storage.sqlite.tx import SqliteTx, drive
+from memfuse_server.storage.sqlite.writer import PriorityWriter
 from memfuse_server.storage.tx import Dialect, IndexChanges, Op
 
 T = TypeVar("T")
@@ -91,7 +93,7 @@ class SqliteRunner:
         self.dialect = dialect
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
-        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._writer = PriorityWriter("sqlite-writer")
         self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -155,18 +157,30 @@ class SqliteRunner:
     async def open(self) -> int:
         """Create the file if needed and bring its schema up to date."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return await self._run(self._writer_pool, lambda: migrate(self._thread_connection()))
+        return await self._run(self._writer.submit, lambda: migrate(self._thread_connection()))
 
     async def write(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> tuple[T, IndexChanges]:
         """Run ``op(tx, ...)`` as one write transaction on the writer thread."""
+        return await self._write(False, op, *args, **kw)
 
+    async def write_background(
+        self, op: Op[P, T], *args: P.args, **kw: P.kwargs
+    ) -> tuple[T, IndexChanges]:
+        """``write``, after the requests' writes that wait (``writer.py``)."""
+        return await self._write(True, op, *args, **kw)
+
+    async def _write(
+        self, background: bool, op: Op[P, T], *args: P.args, **kw: P.kwargs
+    ) -> tuple[T, IndexChanges]:
         def transaction() -> tuple[T, IndexChanges]:
             with self._transaction("BEGIN IMMEDIATE") as conn:
                 tx = SqliteTx(conn, self.dialect)
                 result = drive(op(tx, *args, **kw))
             return result, tx.changes
 
-        return await self._run(self._writer_pool, transaction)
+        return await self._run(
+            lambda call: self._writer.submit(call, background=background), transaction
+        )
 
     async def read(self, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> T:
         """Run ``op(tx, ...)`` on a reader thread (a consistent snapshot)."""
@@ -175,7 +189,7 @@ class SqliteRunner:
             with self._transaction("BEGIN") as conn:
                 return drive(op(SqliteTx(conn, self.dialect), *args, **kw))
 
-        return await self._run(self._reader_pool, snapshot)
+        return await self._run(self._reader_pool.submit, snapshot)
 
     def pool_stats(self) -> PoolStats:
         """Connections (threads) in use, calls waiting for one, waits so far."""
@@ -196,13 +210,15 @@ class SqliteRunner:
 
         return run
 
-    async def _run(self, pool: ThreadPoolExecutor, call: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
+    async def _run(
+        self, submit: Callable[[Callable[[], T]], Future[T]], call: Callable[[], T]
+    ) -> T:
+        """``call`` on the thread ``submit`` hands it to, awaited."""
         with self._lock:
             self._submitted += 1
             self._waits += self._submitted > self._capacity
         try:
-            return await loop.run_in_executor(pool, self._counted(call))
+            return await asyncio.wrap_future(submit(self._counted(call)))
         except sqlite3.OperationalError as exc:
             if _unwritable(exc):
                 raise Unavailable(
@@ -224,7 +240,7 @@ class SqliteRunner:
     async def close(self) -> None:
         """Finish queued work, then close every connection."""
         self._slots.release()
-        self._writer_pool.shutdown(wait=True)
+        self._writer.shutdown()
         self._reader_pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
