@@ -213,6 +213,13 @@ class WorkerSettings(_Section):
         ge=0,
         description="at one job at a time, the longest pause between jobs (the queue still drains)",
     )
+    nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness of a standalone worker (`memfuse-server worker`), whose "
+        "throttle sees no requests: beside API processes the OS gives them the cores first",
+    )
     max_attempts: int = Field(default=5, ge=1, description="then the job goes to the dead letters")
     backoff_base_seconds: float = Field(default=1.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)

@@ -13,7 +13,7 @@ uses to share a link):
 The background never stops: at worst it runs one job at a time with the longest pause between
 them, so a queue still drains while requests keep coming, and at full speed once they stop.
 A worker in a process with no API (``memfuse-server worker``) sees no requests and runs at
-``worker.concurrency``.
+``worker.concurrency``, at CPU niceness ``worker.nice`` (``commands.lower_cpu_priority``).
 """
 
 from __future__ import annotations
